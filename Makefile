@@ -1,0 +1,30 @@
+# Two commands from a fresh clone: `make demo` (run the portal), `make test` (whole suite).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test install postgis stop bench clean
+
+demo: install postgis
+	$(BIN)/portail-lls demo
+
+test: install postgis
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+# PostgreSQL >= 15 + PostGIS >= 3 for the project-managed cluster (skipped with DATABASE_URL).
+postgis:
+	@scripts/ensure-postgis.sh
+
+stop:
+	-$(BIN)/portail-lls server stop
+	-$(BIN)/portail-lls db stop
+
+clean: stop
+	rm -rf $(VENV) build *.egg-info

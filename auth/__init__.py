@@ -1,0 +1,1 @@
+"""The login gate in front of pygeoapi and the account register."""

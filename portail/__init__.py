@@ -1,0 +1,1 @@
+"""Portail cartographique des logements locatifs sociaux de la MEL: the server package."""

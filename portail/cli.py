@@ -1,0 +1,249 @@
+"""`portail-lls`: the command line of the portal, one group per verb family."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from portail.errors import UserError
+from portail.settings import REPO_ROOT, Settings, get_settings
+
+DEMO_LOGIN = "demo"
+REFERENCE_COMMUNES = REPO_ROOT / "data" / "reference" / "mel_communes.geojson"
+
+
+class PortailGroup(click.Group):
+    """Prints a UserError as a message with what to do, never as a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            click.secho(f"Erreur : {exc.message}", fg="red", err=True)
+            if exc.hint:
+                click.echo(f"→ {exc.hint}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=PortailGroup)
+def main():
+    """Portail cartographique des logements locatifs sociaux de la MEL."""
+
+
+# -- database -------------------------------------------------------------------
+@main.group()
+def db():
+    """Base de données : cluster local, migrations."""
+
+
+def _local_cluster(settings: Settings):
+    from portail.cluster import LocalCluster
+    if not settings.uses_local_cluster:
+        raise UserError("DATABASE_URL est défini : le cluster local n'est pas utilisé.",
+                        hint="Retirez DATABASE_URL pour gérer le cluster du projet.")
+    return LocalCluster(settings.cluster_dir)
+
+
+def ensure_database(settings: Settings, verbose: bool = True) -> None:
+    """Local cluster up (created on first use) and schema at the latest migration."""
+    from portail.migrate import migrate
+    if settings.uses_local_cluster:
+        cluster = _local_cluster(settings)
+        if not cluster.exists():
+            click.echo(f"Création du cluster PostgreSQL local dans {cluster.root} …")
+            cluster.init()
+        cluster.start()
+        if verbose:
+            click.echo(f"Cluster local démarré (127.0.0.1:{cluster.port}).")
+    applied = migrate(settings, verbose=verbose)
+    if verbose and not applied:
+        click.echo("Schéma à jour.")
+
+
+@db.command("start")
+def db_start():
+    """Crée si besoin et démarre le cluster local, puis applique les migrations."""
+    ensure_database(get_settings())
+
+
+@db.command("stop")
+def db_stop():
+    """Arrête le cluster local (les données sont conservées)."""
+    _local_cluster(get_settings()).stop()
+    click.echo("Cluster local arrêté.")
+
+
+@db.command("status")
+def db_status():
+    """Dit où est la base et si elle répond."""
+    settings = get_settings()
+    if settings.uses_local_cluster:
+        cluster = _local_cluster(settings)
+        if not cluster.exists():
+            click.echo(f"Cluster local : non initialisé ({cluster.root}).")
+            return
+        state = "démarré" if cluster.is_running() else "arrêté"
+        click.echo(f"Cluster local : {state}, 127.0.0.1:{cluster.port}, dossier {cluster.root}")
+    else:
+        from portail.settings import redact
+        click.echo(f"Base externe : {redact(settings.database_url)}")
+
+
+@db.command("reset")
+@click.option("--yes", is_flag=True, help="Ne pas demander de confirmation.")
+def db_reset(yes):
+    """Supprime le cluster local et toutes ses données, puis le recrée vide."""
+    settings = get_settings()
+    cluster = _local_cluster(settings)
+    if not yes:
+        click.confirm(f"Supprimer {cluster.root} et toutes les données chargées ?", abort=True)
+    from portail import server
+    server.stop(settings, quiet=True)
+    cluster.remove()
+    ensure_database(settings)
+
+
+@db.command("migrate")
+def db_migrate():
+    """Applique les migrations en attente (sans effet si le schéma est à jour)."""
+    from portail.migrate import migrate
+    applied = migrate(get_settings())
+    click.echo(f"{len(applied)} migration(s) appliquée(s).")
+
+
+# -- data loading -----------------------------------------------------------------
+@main.group()
+def etl():
+    """Chargement des fichiers sources (millésimes)."""
+
+
+@etl.group("load")
+def etl_load():
+    """Charge un fichier source."""
+
+
+@etl_load.command("communes")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--millesime", type=int, default=2026, show_default=True,
+              help="Millésime du COG du fichier.")
+@click.option("--crs", default=None, help="CRS du fichier s'il ne le déclare pas (ex. EPSG:2154).")
+def etl_load_communes(path, millesime, crs):
+    """Communes (GeoJSON, GeoPackage, Shapefile) : remplace les communes publiées."""
+    from etl.communes import load_communes
+    summary = load_communes(get_settings().owner_dsn(), path, millesime, crs)
+    click.echo(f"{summary.rows_loaded} communes chargées depuis {path} en {summary.seconds:.1f} s "
+               f"(version des données : {summary.data_version}).")
+
+
+# -- accounts -----------------------------------------------------------------------
+@main.group()
+def users():
+    """Comptes des utilisateurs."""
+
+
+@users.command("add")
+@click.argument("login")
+@click.option("--password-stdin", is_flag=True, help="Lire le mot de passe sur l'entrée standard.")
+def users_add(login, password_stdin):
+    """Crée un compte (ou change son mot de passe) ; le mot de passe est affiché une fois."""
+    from auth.accounts import set_account
+    from auth.passwords import generate_password
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else generate_password()
+    created = set_account(get_settings().owner_dsn(), login, password)
+    click.echo(f"Compte {login} {'créé' if created else 'mis à jour'}.")
+    if not password_stdin:
+        click.echo(f"Mot de passe (affiché une seule fois) : {password}")
+
+
+# -- server ---------------------------------------------------------------------------
+@main.group()
+def server():
+    """Serveur web du portail (gunicorn)."""
+
+
+@server.command("start")
+@click.option("--port", type=int, default=None, help="Port HTTP (défaut : PORT ou 5000).")
+@click.option("--foreground", is_flag=True, help="Rester au premier plan (conteneurs).")
+def server_start(port, foreground):
+    """Démarre (ou redémarre) le portail en arrière-plan."""
+    from portail import server as srv
+    settings = _with_port(port)
+    srv.start(settings, foreground=foreground)
+    click.echo(f"Portail servi sur {settings.public_url}")
+
+
+@server.command("stop")
+def server_stop():
+    """Arrête le portail."""
+    from portail import server as srv
+    srv.stop(get_settings())
+
+
+@server.command("status")
+def server_status():
+    """Dit si le portail tourne."""
+    from portail import server as srv
+    settings = get_settings()
+    pid = srv.running_pid(settings)
+    click.echo(f"Portail : {'en marche (pid %d), %s' % (pid, settings.public_url) if pid else 'arrêté'}")
+
+
+def _with_port(port: int | None) -> Settings:
+    if port is not None:
+        os.environ["PORT"] = str(port)
+        get_settings.cache_clear()
+    return get_settings()
+
+
+# -- configuration ----------------------------------------------------------------------
+@main.group()
+def config():
+    """Configuration pygeoapi."""
+
+
+@config.command("validate")
+def config_validate():
+    """Valide pygeoapi-config.yml contre le schéma de pygeoapi."""
+    from portail.pygeoapi_config import validate_config_file
+    validate_config_file(get_settings().pygeoapi_config)
+    click.echo(f"{get_settings().pygeoapi_config} : configuration valide.")
+
+
+# -- demo -----------------------------------------------------------------------------------
+@main.command()
+@click.option("--port", type=int, default=None, help="Port HTTP (défaut : PORT ou 5000).")
+def demo(port):
+    """Tout en une commande : base, schéma, données de démonstration, compte, serveur."""
+    from auth.accounts import set_account
+    from portail import server as srv
+    from portail.demo import demo_password, published_communes
+
+    settings = _with_port(port)
+    ensure_database(settings)
+    if published_communes(settings) == 0:
+        from etl.communes import load_communes
+        click.echo("Chargement des communes de référence …")
+        summary = load_communes(settings.owner_dsn(), REFERENCE_COMMUNES, 2026)
+        click.echo(f"  {summary.rows_loaded} communes chargées en {summary.seconds:.1f} s.")
+    else:
+        click.echo("Données de démonstration déjà chargées.")
+    password = demo_password(settings)
+    set_account(settings.owner_dsn(), DEMO_LOGIN, password)
+    click.echo("Démarrage du serveur …")
+    srv.start(settings)
+    url = settings.public_url
+    click.echo("")
+    click.secho("Le portail est en service.", fg="green", bold=True)
+    click.echo(f"  URL          : {url}")
+    click.echo(f"  Identifiant  : {DEMO_LOGIN}")
+    click.echo(f"  Mot de passe : {password}")
+    click.echo(f"  Essai        : curl -u {DEMO_LOGIN}:{password} '{url}/collections/communes/items?limit=100&f=json'")
+    click.echo("  QGIS         : Couche > Ajouter une couche > WFS / OGC API - Features, "
+               f"URL {url}, authentification de base")
+    click.echo("  Arrêter      : .venv/bin/portail-lls server stop   (base : .venv/bin/portail-lls db stop)")
+
+
+if __name__ == "__main__":
+    main()

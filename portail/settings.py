@@ -1,0 +1,179 @@
+"""The one place where the portal's settings are read.
+
+Everything comes from the environment (12-factor), with defaults that make
+``make demo`` work on a fresh clone. Role passwords of the project-managed
+cluster live in ``<state_dir>/secrets.json`` (mode 0600), never in the tree.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import quote
+
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Database roles (cluster-wide names, created by `db migrate`).
+OWNER_ROLE = "lls_owner"      # loads and owns every table and view
+SERVICE_ROLE = "lls_service"  # pygeoapi: reads the diffusion schema only
+GATE_ROLE = "lls_gate"        # the login gate: reads the account register only
+ROLES = (OWNER_ROLE, SERVICE_ROLE, GATE_ROLE)
+
+DATABASE_NAME = "portail"
+
+SOURCE_MENTION = ("Source : Portail cartographique des logements locatifs "
+                  "sociaux de la Métropole Européenne de Lille")
+
+
+def _default_state_dir() -> Path:
+    if os.geteuid() == 0:
+        # /root is not enterable by the postgres user that runs the cluster.
+        return Path("/var/lib/portail-lls")
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "portail-lls"
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_dir: Path
+    database_url: str | None      # an existing PostGIS (admin/owner DSN); None: local cluster
+    host: str
+    port: int
+    public_url: str
+    pygeoapi_config: Path
+    web_workers: int
+    pool_min: int
+    pool_max: int
+    realm: str
+
+    @property
+    def cluster_dir(self) -> Path:
+        return self.state_dir / "pgcluster"
+
+    @property
+    def openapi_path(self) -> Path:
+        return self.state_dir / "openapi.yml"
+
+    @property
+    def secrets_path(self) -> Path:
+        return self.state_dir / "secrets.json"
+
+    @property
+    def server_pidfile(self) -> Path:
+        return self.state_dir / "gunicorn.pid"
+
+    @property
+    def server_logfile(self) -> Path:
+        return self.state_dir / "gunicorn.log"
+
+    @property
+    def uses_local_cluster(self) -> bool:
+        return self.database_url is None
+
+    # -- connection strings -------------------------------------------------
+    def admin_dsn(self) -> str:
+        """Superuser (local cluster) or the DATABASE_URL account: migrations."""
+        if self.database_url:
+            return self.database_url
+        from portail import cluster  # local import: cluster needs settings
+        return cluster.LocalCluster(self.cluster_dir).admin_dsn(DATABASE_NAME)
+
+    def role_dsn(self, role: str) -> str:
+        """DSN of one of the project roles, over TCP with its password.
+
+        ``OWNER_DATABASE_URL``, ``SERVICE_DATABASE_URL`` and
+        ``GATE_DATABASE_URL`` override it (production, docker).
+        """
+        env_name = {OWNER_ROLE: "OWNER_DATABASE_URL",
+                    SERVICE_ROLE: "SERVICE_DATABASE_URL",
+                    GATE_ROLE: "GATE_DATABASE_URL"}[role]
+        if os.environ.get(env_name):
+            return os.environ[env_name]
+        params = conninfo_to_dict(self.admin_dsn())
+        if not self.database_url:
+            params["host"] = "127.0.0.1"
+        params.update(user=role, password=role_password(self, role),
+                      application_name=f"portail-lls:{role}")
+        return make_conninfo(**params)
+
+    def owner_dsn(self) -> str:
+        return self.role_dsn(OWNER_ROLE)
+
+    def service_dsn(self) -> str:
+        return self.role_dsn(SERVICE_ROLE)
+
+    def gate_dsn(self) -> str:
+        return self.role_dsn(GATE_ROLE)
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"{name}={raw!r} : un nombre entier est attendu.") from None
+
+
+def load_settings() -> Settings:
+    state_dir = Path(os.environ.get("PORTAIL_STATE_DIR") or _default_state_dir())
+    host = os.environ.get("HOST") or "127.0.0.1"
+    port = _int_env("PORT", 5000)
+    return Settings(
+        state_dir=state_dir,
+        database_url=os.environ.get("DATABASE_URL") or None,
+        host=host,
+        port=port,
+        public_url=(os.environ.get("PORTAIL_URL") or f"http://{host}:{port}").rstrip("/"),
+        pygeoapi_config=Path(os.environ.get("PYGEOAPI_CONFIG")
+                             or REPO_ROOT / "pygeoapi-config.yml"),
+        web_workers=_int_env("WEB_WORKERS", 2),
+        pool_min=_int_env("DB_POOL_MIN", 1),
+        pool_max=_int_env("DB_POOL_MAX", 4),
+        realm=os.environ.get("AUTH_REALM") or "Portail logement social MEL",
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings of this process (read once; tests call ``load_settings``)."""
+    return load_settings()
+
+
+# -- role passwords -----------------------------------------------------------
+def _read_secrets(settings: Settings) -> dict:
+    try:
+        return json.loads(settings.secrets_path.read_text())
+    except FileNotFoundError:
+        return {}
+
+
+def role_password(settings: Settings, role: str) -> str:
+    """Password of a project role, generated on first use and kept 0600."""
+    stored = _read_secrets(settings)
+    if role not in stored:
+        stored[role] = secrets.token_urlsafe(24)
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(settings.state_dir, 0o755)
+        tmp = settings.secrets_path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(stored, fh)
+        os.replace(tmp, settings.secrets_path)
+    return stored[role]
+
+
+def redact(dsn: str) -> str:
+    """A DSN fit for a message: host, port, database and user, no password."""
+    try:
+        p = conninfo_to_dict(dsn)
+    except Exception:  # noqa: BLE001 - never echo an unparsable secret
+        return "<DSN illisible>"
+    user = quote(p.get("user", "")) + "@" if p.get("user") else ""
+    return f"postgresql://{user}{p.get('host', '')}:{p.get('port', '5432')}/{p.get('dbname', '')}"

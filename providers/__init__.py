@@ -1,0 +1,1 @@
+"""pygeoapi providers over the published (diffusion) views."""
