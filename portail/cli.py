@@ -113,50 +113,6 @@ def db_migrate():
     click.echo(f"{len(applied)} migration(s) appliquée(s).")
 
 
-# -- data loading -----------------------------------------------------------------
-@main.group()
-def etl():
-    """Chargement des fichiers sources (millésimes)."""
-
-
-@etl.group("load")
-def etl_load():
-    """Charge un fichier source."""
-
-
-@etl_load.command("communes")
-@click.argument("path", type=click.Path(path_type=Path))
-@click.option("--millesime", type=int, default=2026, show_default=True,
-              help="Millésime du COG du fichier.")
-@click.option("--crs", default=None, help="CRS du fichier s'il ne le déclare pas (ex. EPSG:2154).")
-def etl_load_communes(path, millesime, crs):
-    """Communes (GeoJSON, GeoPackage, Shapefile) : remplace les communes publiées."""
-    from etl.communes import load_communes
-    summary = load_communes(get_settings().owner_dsn(), path, millesime, crs)
-    click.echo(f"{summary.rows_loaded} communes chargées depuis {path} en {summary.seconds:.1f} s "
-               f"(version des données : {summary.data_version}).")
-
-
-# -- accounts -----------------------------------------------------------------------
-@main.group()
-def users():
-    """Comptes des utilisateurs."""
-
-
-@users.command("add")
-@click.argument("login")
-@click.option("--password-stdin", is_flag=True, help="Lire le mot de passe sur l'entrée standard.")
-def users_add(login, password_stdin):
-    """Crée un compte (ou change son mot de passe) ; le mot de passe est affiché une fois."""
-    from auth.accounts import set_account
-    from auth.passwords import generate_password
-    password = sys.stdin.readline().rstrip("\n") if password_stdin else generate_password()
-    created = set_account(get_settings().owner_dsn(), login, password)
-    click.echo(f"Compte {login} {'créé' if created else 'mis à jour'}.")
-    if not password_stdin:
-        click.echo(f"Mot de passe (affiché une seule fois) : {password}")
-
-
 # -- server ---------------------------------------------------------------------------
 @main.group()
 def server():
@@ -244,6 +200,13 @@ def demo(port):
                f"URL {url}, authentification de base")
     click.echo("  Arrêter      : .venv/bin/portail-lls server stop   (base : .venv/bin/portail-lls db stop)")
 
+
+# Verb families that live with their package.
+from auth.cli import users  # noqa: E402
+from etl.cli import etl  # noqa: E402
+
+main.add_command(etl)
+main.add_command(users)
 
 if __name__ == "__main__":
     main()

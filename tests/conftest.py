@@ -1,0 +1,122 @@
+"""Test fixtures: a real, throwaway PostgreSQL/PostGIS cluster and the real app.
+
+The session starts its own cluster (durability off) in a temporary folder,
+applies the migrations, and removes everything at the end. Nothing is mocked:
+tests talk to PostgreSQL and to gunicorn over HTTP.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+from psycopg import sql
+
+from portail import server
+from portail.cluster import LocalCluster, free_port
+from portail.migrate import migrate
+from portail.settings import REPO_ROOT, Settings, get_settings, load_settings
+
+REFERENCE = REPO_ROOT / "data" / "reference"
+CORPUS = Path(__file__).parent / "corpus"
+
+
+def make_state_dir(prefix: str = "portail-test-") -> Path:
+    # Under /tmp and 0755: as root, the postgres user must be able to enter it.
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    os.chmod(path, 0o755)
+    return path
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """Settings of the test session, pointing at a fresh local cluster."""
+    state = make_state_dir()
+    saved = dict(os.environ)
+    for var in ("DATABASE_URL", "OWNER_DATABASE_URL", "SERVICE_DATABASE_URL",
+                "GATE_DATABASE_URL", "PORTAIL_URL"):
+        os.environ.pop(var, None)
+    os.environ["PORTAIL_STATE_DIR"] = str(state)
+    os.environ["PORT"] = str(free_port(18500))
+    get_settings.cache_clear()
+    conf = load_settings()
+    cluster = LocalCluster(conf.cluster_dir)
+    cluster.init(port=free_port(55400), fast=True)
+    cluster.start()
+    migrate(conf, verbose=False)
+    yield conf
+    server.stop(conf, quiet=True)
+    cluster.remove()
+    shutil.rmtree(state, ignore_errors=True)
+    os.environ.clear()
+    os.environ.update(saved)
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def communes_loaded(settings):
+    from etl.communes import load_communes
+    return load_communes(settings.owner_dsn(), REFERENCE / "mel_communes.geojson", 2026)
+
+
+@pytest.fixture(scope="session")
+def account(settings):
+    from auth.accounts import set_account
+    login, password = "agent.test", "correct horse battery staple"
+    set_account(settings.owner_dsn(), login, password)
+    return login, password
+
+
+@pytest.fixture(scope="session")
+def live_server(settings, communes_loaded, account) -> str:
+    """The real app under gunicorn, as `make demo` starts it; yields its base URL."""
+    server.start(settings)
+    yield settings.public_url
+    server.stop(settings, quiet=True)
+
+
+@pytest.fixture
+def http(live_server, account) -> requests.Session:
+    """An authenticated HTTP session on the live server."""
+    session = requests.Session()
+    session.auth = account
+    return session
+
+
+@pytest.fixture
+def owner_conn(settings):
+    with psycopg.connect(settings.owner_dsn(), autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def fresh_database(settings):
+    """Settings for a brand-new, migrated database in the same cluster (dropped after)."""
+    name = f"fresh_{os.getpid()}_{next(_counter)}"
+    admin = LocalCluster(settings.cluster_dir).admin_dsn("postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    os.environ["DATABASE_URL"] = LocalCluster(settings.cluster_dir).admin_dsn(name)
+    try:
+        fresh = load_settings()
+        migrate(fresh, verbose=False)
+        yield fresh
+    finally:
+        del os.environ["DATABASE_URL"]
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                         .format(sql.Identifier(name)))
+
+
+def _count():
+    n = 0
+    while True:
+        n += 1
+        yield n
+
+
+_counter = _count()
