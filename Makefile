@@ -3,12 +3,12 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install postgis stop bench clean
+.PHONY: demo test install postgis clients stop bench clean
 
 demo: install postgis
 	$(BIN)/portail-lls demo
 
-test: install postgis
+test: install postgis clients
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 install: $(VENV)/.installed
@@ -21,6 +21,10 @@ $(VENV)/.installed: pyproject.toml
 # PostgreSQL >= 15 + PostGIS >= 3 for the project-managed cluster (skipped with DATABASE_URL).
 postgis:
 	@scripts/ensure-postgis.sh
+
+# QGIS and GDAL, the real clients the tests drive.
+clients:
+	@scripts/ensure-clients.sh
 
 stop:
 	-$(BIN)/portail-lls server stop
