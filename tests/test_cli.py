@@ -153,3 +153,25 @@ def test_demo_from_scratch_then_again(tmp_path):
         stopped = run_cli("db", "stop", env_extra=env)
         assert stopped.returncode == 0, stopped.stderr
         shutil.rmtree(state, ignore_errors=True)
+
+
+def test_db_reset_recreates_an_empty_migrated_cluster():
+    state = make_state_dir("portail-reset-")
+    env = {"PORTAIL_STATE_DIR": str(state)}
+    try:
+        assert run_cli("db", "start", env_extra=env).returncode == 0
+        cluster = LocalCluster(state / "pgcluster")
+        import psycopg
+        with psycopg.connect(cluster.admin_dsn("portail"), autocommit=True) as conn:
+            conn.execute("INSERT INTO core.publication (what) VALUES ('before reset')")
+        refused = run_cli("db", "reset", env_extra=env)  # no --yes, no terminal: aborts
+        assert refused.returncode != 0
+        with psycopg.connect(cluster.admin_dsn("portail"), autocommit=True) as conn:
+            assert conn.execute("SELECT count(*) FROM core.publication").fetchone()[0] == 1
+        reset = run_cli("db", "reset", "--yes", env_extra=env)
+        assert reset.returncode == 0, reset.stderr
+        with psycopg.connect(cluster.admin_dsn("portail"), autocommit=True) as conn:
+            assert conn.execute("SELECT count(*) FROM core.publication").fetchone()[0] == 0
+    finally:
+        run_cli("db", "stop", env_extra=env)
+        shutil.rmtree(state, ignore_errors=True)
