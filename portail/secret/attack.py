@@ -287,10 +287,13 @@ class Attack:
         touching = sorted({(i, scale) for i, scale, sup, _ in self.equations + self.remainders
                            if sup & members or aggs[i].members & members},
                           key=lambda e: (len(aggs[e[0]].members), aggs[e[0]].key, e[1] or ""))
-        for i, scale in touching:
+        seen = set(fixes)
+        for i, scale in touching[:3]:  # the most local totals are the ones worth breaking
             parts = [j for j in self.s.nested[i][scale] if pub.visible(j)] if scale else []
             parts += [self.s.unit_aggregate[u] for u in aggs[i].members
                       if u in self.known and u in self.s.unit_aggregate]
-            fixes += [j for j in sorted(set(parts), key=order) if j not in fixes]
+            for j in sorted(set(parts) - seen, key=order):
+                fixes.append(j)
+                seen.add(j)
         totals = sorted({i for i, _ in touching}, key=lambda i: (len(aggs[i].members), aggs[i].key))
         return tuple(fixes) + tuple(i for i in totals if i not in fixes)
