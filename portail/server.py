@@ -80,11 +80,14 @@ def start(settings: Settings, foreground: bool = False) -> None:
     """(Re)start the portal; in the background it returns once /health answers."""
     from auth.gate import prepare_pygeoapi
 
-    stop(settings, quiet=True)  # a second `make demo` restarts our own server
-    if not port_is_free(settings.port, settings.host):
+    port_file = settings.state_dir / "gunicorn.port"
+    ours = running_pid(settings) is not None and port_file.exists() \
+        and port_file.read_text().strip() == str(settings.port)
+    if not ours and not port_is_free(settings.port, settings.host):
         raise UserError(f"Le port {settings.port} est déjà utilisé par un autre programme.",
                         hint=f"Choisissez-en un autre : PORT={settings.port + 1} make demo "
                              f"(ou portail-lls server start --port {settings.port + 1}).")
+    stop(settings, quiet=True)  # a second `make demo` restarts our own server
     # The OpenAPI document follows the config and the public URL: regenerate it.
     prepare_pygeoapi(settings, regenerate=True)
     env = {**os.environ, "PORT": str(settings.port), "HOST": settings.host,
@@ -96,6 +99,7 @@ def start(settings: Settings, foreground: bool = False) -> None:
     process = subprocess.Popen(command, env=env, stdout=log, stderr=log,
                                stdin=subprocess.DEVNULL, start_new_session=True,
                                cwd=str(Path(__file__).resolve().parent.parent))
+    port_file.write_text(str(settings.port))
     local_url = f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '') else settings.host}:{settings.port}"
     if not wait_healthy(local_url, process=process):
         tail = settings.server_logfile.read_text(errors="replace").splitlines()[-20:]

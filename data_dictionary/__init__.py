@@ -1,0 +1,1 @@
+"""The data dictionary: the single source of truth for layers and fields."""

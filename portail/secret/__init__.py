@@ -1,0 +1,1 @@
+"""Statistical secrecy: the differencing attack, the suppressor and the auditor."""
