@@ -1,0 +1,271 @@
+"""The load pipeline shared by every source: all or nothing, reported, idempotent.
+
+``run_load`` reads and checks the file (no database), then in ONE transaction:
+takes the source's lock, skips if the very same file is already loaded for
+that millésime, stages the rows (COPY into a ``TEMP … ON COMMIT DROP`` table),
+runs the database checks (unknown codes, points outside the territory…),
+refuses the file if the rejected share exceeds ``max_rejects``, swaps the
+millésime, records the load, purges millésimes past retention, recomputes
+proximity and republishes. Any error rolls everything back.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import click
+import psycopg
+from psycopg import sql
+
+from etl.errors import Rejection, SourceFileError
+from etl.publish import publish
+from portail.db import connect
+
+RETENTION_YEARS = 12
+STORAGE_EPSG = 2154
+# Sources whose rows feed the proximity of résidences.
+PROXIMITY_SOURCES = {"rpls", "bpe", "ecoles", "finess", "gtfs"}
+
+
+@dataclass
+class LoadSummary:
+    source: str
+    millesime: int
+    path: str
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    seconds: float = 0.0
+    data_version: int | None = None
+    skipped: bool = False
+    rejections: list[Rejection] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    purged: list[tuple[str, int, int]] = field(default_factory=list)
+
+    def text(self) -> str:
+        if self.skipped:
+            return (f"{self.source} {self.millesime} : fichier identique déjà chargé, "
+                    f"rien n'a changé ({self.path}).")
+        lines = [f"{self.source} {self.millesime} : {self.rows_read} lignes lues, "
+                 f"{self.rows_loaded} chargées, {self.rows_rejected} rejetées, "
+                 f"{self.seconds:.1f} s (version des données : {self.data_version})."]
+        for r in self.rejections[:20]:
+            lines.append(f"  rejet {self.path}, {r}")
+        if len(self.rejections) > 20:
+            lines.append(f"  … et {len(self.rejections) - 20} autres rejets")
+        for w in self.warnings[:20]:
+            lines.append(f"  avertissement : {w}")
+        for source, m, n in self.purged:
+            lines.append(f"  purgé (rétention {RETENTION_YEARS} ans) : {source} {m} ({n} lignes)")
+        return "\n".join(lines)
+
+
+def current_year() -> int:
+    return dt.date.today().year
+
+
+def check_millesime(path, millesime: int) -> None:
+    """A millésime is a past or current year, not older than the retention window."""
+    if millesime > current_year():
+        raise SourceFileError(path, [Rejection("option --millesime", "millesime",
+                                               f"millésime {millesime} dans le futur "
+                                               f"(année en cours : {current_year()})")])
+    if millesime < current_year() - RETENTION_YEARS + 1:
+        raise SourceFileError(path, [Rejection(
+            "option --millesime", "millesime",
+            f"millésime {millesime} au-delà de la durée de conservation "
+            f"({RETENTION_YEARS} ans : {current_year() - RETENTION_YEARS + 1} au plus tôt)")])
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file, or of the sorted files of a folder (GTFS as a folder)."""
+    h = hashlib.sha256()
+    path = Path(path)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for p in files:
+        h.update(p.name.encode())
+        with open(p, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def check_rejects(path, rejections: list[Rejection], rows_read: int, max_rejects: float) -> None:
+    if not rejections:
+        return
+    share = len(rejections) / max(rows_read, 1)
+    if share > max_rejects:
+        raise SourceFileError(
+            path, rejections,
+            hint=(f"{len(rejections)} ligne(s) rejetée(s) sur {rows_read} "
+                  f"({share:.1%}, maximum accepté {max_rejects:.1%}). Corrigez le fichier, "
+                  "ou acceptez une part de rejets avec --max-rejects (ex. 0.01)."))
+
+
+# -- staging ----------------------------------------------------------------------------
+def create_stage(conn: psycopg.Connection, name: str, columns: Iterable[tuple[str, str]],
+                 rows: Iterable[tuple], label: str = "copie") -> int:
+    """TEMP table ``name`` (ON COMMIT DROP) with the given (column, type), filled by COPY."""
+    cols = list(columns)
+    conn.execute(sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
+        sql.Identifier(name),
+        sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in cols)))
+    n = 0
+    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(name), sql.SQL(", ").join(sql.Identifier(c) for c, _ in cols))
+    rows = list(rows)
+    with conn.cursor().copy(copy_sql) as copy, \
+            click.progressbar(length=len(rows), label=f"  {label}", file=_progress_stream(len(rows))) as bar:
+        for i, row in enumerate(rows, 1):
+            copy.write_row(row)
+            if i % 20000 == 0:
+                bar.update(20000)
+        bar.update(len(rows) % 20000)
+        n = len(rows)
+    conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(name)))
+    return n
+
+
+def _progress_stream(n: int):
+    """Progress only for long steps, on stderr (never in captured test output)."""
+    import io
+    import sys
+    return sys.stderr if n >= 50000 and sys.stderr.isatty() else io.StringIO()
+
+
+def reject(conn: psycopg.Connection, stage: str, condition: sql.Composable, field_name: str,
+           reason: sql.Composable) -> list[Rejection]:
+    """Delete the staged rows matching ``condition``; one Rejection per row (by line).
+
+    ``condition`` and ``reason`` are SQL written in this package (no user input);
+    ``reason`` is a text expression over the stage row ``s``.
+    """
+    rows = conn.execute(sql.SQL("DELETE FROM {} AS s WHERE {} RETURNING s._line, {}").format(
+        sql.Identifier(stage), condition, reason)).fetchall()
+    return [Rejection(f"ligne {line}", field_name, why) for line, why in sorted(rows)]
+
+
+def ensure_territory(conn: psycopg.Connection, path) -> None:
+    n = conn.execute("SELECT count(*) FROM core.commune").fetchone()[0]
+    if n == 0:
+        raise SourceFileError(path, "aucune commune chargée : le territoire est inconnu",
+                              hint="Chargez d'abord les communes (etl load communes).")
+
+
+def locate_points(conn: psycopg.Connection, stage: str, srid: int, x_field: str, y_field: str,
+                  fill: Iterable[str] = ("code_insee",)) -> tuple[list[Rejection], list[str]]:
+    """Build ``geom`` (EPSG:2154) from ``_x``/``_y`` in ``srid``; reject points outside the
+    territory; fill missing codes by point-in-polygon and report mismatches.
+
+    The stage must have columns ``_x``, ``_y``, ``geom`` and those named in ``fill``.
+    """
+    st = sql.Identifier(stage)
+    conn.execute(sql.SQL(
+        "UPDATE {} SET geom = ST_Transform(ST_SetSRID(ST_MakePoint(_x, _y), %s), 2154)"
+        " WHERE _x IS NOT NULL AND _y IS NOT NULL").format(st), [srid])
+    rejections = reject(conn, stage, sql.SQL("s.geom IS NULL"), f"{x_field}/{y_field}",
+                        sql.SQL("'coordonnées absentes'"))
+    conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(st))
+    # The territory: communes, with 100 m of tolerance on their simplified borders.
+    rejections += reject(conn, stage, sql.SQL(
+        "NOT EXISTS (SELECT 1 FROM core.commune c WHERE ST_DWithin(c.geom, s.geom, 100))"),
+        f"{x_field}/{y_field}", sql.SQL(
+            "format('point hors du territoire (%s, %s en EPSG:' || {} || ') : coordonnées "
+            "fausses ou système de coordonnées erroné ?', s._x, s._y)").format(sql.Literal(srid)))
+    warnings: list[str] = []
+    fill = list(fill)
+    targets = {"code_insee": ("core.commune", "code_insee"),
+               "code_iris": ("core.iris", "code_iris"),
+               "code_qpv": ("core.qpv", "code_qpv")}
+    for col in fill:
+        table, code = targets[col]
+        schema, tname = table.split(".")
+        found = sql.SQL(
+            "(SELECT t.{code} FROM {table} t WHERE ST_Intersects(t.geom, s.geom) "
+            " ORDER BY t.{code} LIMIT 1)").format(code=sql.Identifier(code),
+                                                  table=sql.Identifier(schema, tname))
+        if col == "code_insee":
+            # Nearest commune for points in the tolerance band.
+            found = sql.SQL(
+                "(SELECT t.code_insee FROM core.commune t ORDER BY t.geom <-> s.geom LIMIT 1)")
+        mism = conn.execute(sql.SQL(
+            "WITH m AS (SELECT s._line, s.{c} AS declared, {found} AS located FROM {st} s "
+            " WHERE s.{c} IS NOT NULL) "
+            "SELECT _line, declared, located FROM m WHERE located IS DISTINCT FROM declared "
+            "ORDER BY _line").format(c=sql.Identifier(col), found=found, st=st)).fetchall()
+        if col != "code_qpv" or conn.execute("SELECT EXISTS (SELECT 1 FROM core.qpv)").fetchone()[0]:
+            for line, declared, located in mism[:50]:
+                warnings.append(f"ligne {line}, champ {col} : déclaré {declared}, "
+                                f"la position donne {located or 'aucun'} (valeur du fichier gardée)")
+            if len(mism) > 50:
+                warnings.append(f"… et {len(mism) - 50} autres écarts de {col}")
+        conn.execute(sql.SQL("UPDATE {st} s SET {c} = {found} WHERE s.{c} IS NULL").format(
+            st=st, c=sql.Identifier(col), found=found))
+    return rejections, warnings
+
+
+# -- the pipeline ----------------------------------------------------------------------------
+Loader = Callable[[psycopg.Connection], tuple[int, list[Rejection], list[str]]]
+
+
+def run_load(owner_dsn: str, source: str, millesime: int, path: Path, rows_read: int,
+             read_rejections: list[Rejection], load: Loader, max_rejects: float = 0.0,
+             fictif: bool = False, force: bool = False, digest: str | None = None,
+             check_future: bool = True) -> LoadSummary:
+    """Run ``load(conn)`` in one transaction with the ledger, purge, proximity and publish.
+
+    ``load`` stages and swaps the millésime; it returns (rows loaded, database
+    rejections, warnings).
+    """
+    started = time.monotonic()
+    if check_future:
+        check_millesime(path, millesime)
+    digest = digest or file_digest(path)
+    check_rejects(path, read_rejections, rows_read, max_rejects)
+    summary = LoadSummary(source, millesime, str(path), rows_read=rows_read)
+    with connect(owner_dsn) as conn:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('etl'))")
+            done = conn.execute("SELECT sha256 FROM core.load WHERE source = %s AND millesime = %s",
+                                [source, millesime]).fetchone()
+            if done and done[0] == digest and not force:
+                summary.skipped = True
+                summary.seconds = time.monotonic() - started
+                return summary
+            loaded, db_rejections, warnings = load(conn)
+            rejections = read_rejections + db_rejections
+            check_rejects(path, rejections, rows_read, max_rejects)
+            conn.execute(
+                "INSERT INTO core.load (source, millesime, fichier, sha256, rows_read, rows_loaded,"
+                " rows_rejected, fictif) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (source, millesime) DO UPDATE SET fichier = excluded.fichier,"
+                " sha256 = excluded.sha256, rows_read = excluded.rows_read,"
+                " rows_loaded = excluded.rows_loaded, rows_rejected = excluded.rows_rejected,"
+                " fictif = excluded.fictif, loaded_at = now()",
+                [source, millesime, Path(path).name, digest, rows_read, loaded, len(rejections),
+                 fictif])
+            from etl.retention import purge
+            summary.purged = purge(conn, dry_run=False)
+            if source in PROXIMITY_SOURCES:
+                from etl.proximity import compute_proximity
+                compute_proximity(conn, only=millesime if source == "rpls" else None)
+            summary.data_version = publish(conn, f"{source} {millesime} ({Path(path).name})")
+            summary.rows_loaded = loaded
+            summary.rows_rejected = len(rejections)
+            summary.rejections = rejections
+            summary.warnings = warnings
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def swap_millesime(conn: psycopg.Connection, table: tuple[str, str], millesime: int,
+                   insert: sql.Composable, params: list | None = None) -> int:
+    """Delete the millésime of ``table`` and run ``insert`` (an INSERT … SELECT from the stage)."""
+    conn.execute(sql.SQL("DELETE FROM {} WHERE millesime = %s").format(sql.Identifier(*table)),
+                 [millesime])
+    cur = conn.execute(insert, params or [])
+    return cur.rowcount

@@ -1,0 +1,263 @@
+"""Reading a tabular source file as published: encoding, delimiter, header, typed fields.
+
+A source module declares a :class:`CsvSpec` (our field names, the producer's
+column names, a parser per field); :func:`read_csv` checks the whole file and
+returns typed rows with their physical line number, plus one
+:class:`~etl.errors.Rejection` per bad value (file, line, field, reason).
+Nothing here touches the database.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Callable
+
+from etl.errors import Rejection, SourceFileError
+
+# "Ã©" and friends: UTF-8 bytes of an accent decoded as Latin-1/CP1252, then re-encoded.
+MOJIBAKE = re.compile("[ÃÂ][\u0080-\u00bf\u2018-\u203a\u0152\u0153\u0160\u0161\u0178\u017d\u017e]")
+CODE_INSEE = re.compile(r"^[0-9][0-9AB][0-9]{3}$")
+DELIMITERS = (";", ",", "\t", "|")
+DELIMITER_NAMES = {";": "point-virgule", ",": "virgule", "\t": "tabulation", "|": "barre verticale"}
+
+
+# -- parsers: str -> value, ValueError(reason in French) -----------------------------------
+def text(value: str) -> str:
+    return value.strip()
+
+
+def integer(value: str) -> int:
+    v = value.strip().replace(" ", "")
+    if re.fullmatch(r"-?[0-9]+(\.0+)?", v):
+        return int(float(v)) if "." in v else int(v)
+    raise ValueError(f"entier attendu, lu {value!r}")
+
+
+def decimal(value: str) -> Decimal:
+    v = value.strip().replace(" ", "").replace(",", ".")
+    try:
+        d = Decimal(v)
+    except InvalidOperation:
+        raise ValueError(f"nombre attendu, lu {value!r}") from None
+    if not d.is_finite():
+        raise ValueError(f"nombre attendu, lu {value!r}")
+    return d
+
+
+def floating(value: str) -> float:
+    return float(decimal(value))
+
+
+def non_negative(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    def check(value: str):
+        v = parse(value)
+        if v < 0:
+            raise ValueError(f"valeur négative {value!r}")
+        return v
+    return check
+
+
+def code_insee(value: str) -> str:
+    v = value.strip()
+    if len(v) == 4 and v.isdigit():  # leading zero lost by a spreadsheet
+        v = "0" + v
+    if not CODE_INSEE.match(v):
+        raise ValueError(f"code commune INSEE invalide {value!r}")
+    return v
+
+
+def year(value: str) -> int:
+    v = integer(value)
+    if not 1800 <= v <= 2100:
+        raise ValueError(f"année invalide {value!r}")
+    return v
+
+
+def one_of(*allowed: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        v = value.strip().upper()
+        if v not in allowed:
+            raise ValueError(f"valeur {value!r} hors de la liste ({', '.join(allowed)})")
+        return v
+    return check
+
+
+def boolean(value: str) -> bool:
+    v = value.strip().lower()
+    if v in ("1", "o", "oui", "true", "vrai", "y", "yes"):
+        return True
+    if v in ("0", "2", "n", "non", "false", "faux", "no"):
+        return False
+    raise ValueError(f"booléen attendu (1/0, oui/non), lu {value!r}")
+
+
+# -- spec ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Field:
+    """One of our fields, read from the first source column present among ``sources``."""
+    name: str
+    sources: tuple[str, ...]
+    parse: Callable[[str], Any] = text
+    sqltype: str = "text"
+    required: bool = True     # the column must be in the header
+    nullable: bool = False    # an empty value is accepted (None)
+
+
+@dataclass(frozen=True)
+class CsvSpec:
+    source: str                         # ledger name: 'rpls', 'bpe', …
+    fields: tuple[Field, ...]
+    delimiter: str | None = ";"       # None: detected among ; , tab |
+    key: tuple[str, ...] = ()           # must be unique within the file
+    header_skip: Callable[[list[str]], bool] | None = None
+
+
+@dataclass
+class ReadResult:
+    path: Path
+    header: list[str]
+    columns: dict[str, str | None]      # our field -> source column used
+    rows: list[tuple] = field(default_factory=list)   # (line, *values in spec order)
+    rejections: list[Rejection] = field(default_factory=list)
+    rows_read: int = 0
+    encoding: str = "utf-8"
+
+    @property
+    def rejected_lines(self) -> set[int]:
+        return {int(r.location.split()[-1]) for r in self.rejections if r.location.startswith("ligne")}
+
+
+def decode(path: Path, raw: bytes, encoding: str | None) -> tuple[str, str]:
+    """Decode the file: declared encoding, else UTF-8, else CP1252 (RPLS, BPE, FINESS)."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw, encoding = raw[3:], encoding or "utf-8"
+    candidates = [encoding] if encoding else ["utf-8", "cp1252"]
+    for enc in candidates:
+        try:
+            return raw.decode(enc), enc
+        except UnicodeDecodeError as exc:
+            last = exc
+            last_enc = enc
+        except LookupError:
+            raise SourceFileError(path, f"encodage inconnu {encoding!r}",
+                                  hint="Exemples : utf-8, cp1252, latin-1.") from None
+    line = raw[:last.start].count(b"\n") + 1
+    bad = raw[last.start:last.start + 4]
+    raise SourceFileError(
+        path, [Rejection(f"ligne {line}", None,
+                         f"octets {bad!r} invalides en {last_enc} (fichier Latin-1/CP1252 lu "
+                         "comme UTF-8 ?)")],
+        hint="Indiquez l'encodage du fichier avec --encoding cp1252 (ou latin-1).")
+
+
+def _split_header(path: Path, first_line: str, expected: str | None,
+                  known: set[str]) -> tuple[list[str], str]:
+    if expected is None:  # any usual delimiter: the one that finds most known columns
+        best = max(DELIMITERS, key=lambda d: len(known & {h.strip() for h in
+                                                          next(csv.reader([first_line], delimiter=d))}))
+        return next(csv.reader([first_line], delimiter=best)), best
+    header = next(csv.reader([first_line], delimiter=expected))
+    if len(header) > 1 and known & {h.strip() for h in header}:
+        return header, expected
+    for other in DELIMITERS:
+        if other == expected:
+            continue
+        alt = next(csv.reader([first_line], delimiter=other))
+        if len(alt) > 1 and known & {h.strip() for h in alt}:
+            raise SourceFileError(path, [Rejection(
+                "ligne 1", None, f"séparateur {DELIMITER_NAMES[other]} ({other!r}) au lieu de "
+                                 f"{DELIMITER_NAMES[expected]} ({expected!r})")],
+                hint="Enregistrez le fichier avec le séparateur du format publié.")
+    return header, expected
+
+
+def read_csv(path: Path, spec: CsvSpec, encoding: str | None = None,
+             text_data: str | None = None) -> ReadResult:
+    """Read and check every line; bad values become rejections, not exceptions."""
+    path = Path(path)
+    if text_data is None:
+        if not path.exists():
+            raise SourceFileError(path, "fichier introuvable")
+        raw = path.read_bytes()
+        if not raw.strip():
+            raise SourceFileError(path, [Rejection("ligne 1", None, "fichier vide")])
+        data, used = decode(path, raw, encoding)
+    else:
+        data, used = text_data, encoding or "utf-8"
+    if not data.strip():
+        raise SourceFileError(path, [Rejection("ligne 1", None, "fichier vide")])
+
+    first_line = data.split("\n", 1)[0].rstrip("\r")
+    known = {s for f in spec.fields for s in f.sources}
+    header, delimiter = _split_header(path, first_line, spec.delimiter, known)
+    header = [h.strip() for h in header]
+    columns: dict[str, str | None] = {}
+    missing = []
+    upper = {h.upper(): h for h in header}
+    for f in spec.fields:
+        found = next((upper[s.upper()] for s in f.sources if s.upper() in upper), None)
+        columns[f.name] = found
+        if found is None and f.required:
+            missing.append(Rejection("ligne 1 (en-tête)", f.sources[0],
+                                     "colonne absente (attendue : " + " ou ".join(f.sources) + ")"))
+    if missing:
+        raise SourceFileError(path, missing)
+
+    result = ReadResult(path, header, columns, encoding=used)
+    index = {h: i for i, h in enumerate(header)}
+    plan = [(f, index[columns[f.name]] if columns[f.name] else None) for f in spec.fields]
+    key_pos = [i for i, f in enumerate(spec.fields) if f.name in spec.key]
+    seen: dict[tuple, int] = {}
+    reader = csv.reader(io.StringIO(data), delimiter=delimiter)
+    next(reader)
+    width = len(header)
+    for cells in reader:
+        line = reader.line_num
+        if not cells or (len(cells) == 1 and not cells[0].strip()):
+            continue
+        result.rows_read += 1
+        where = f"ligne {line}"
+        if len(cells) != width:
+            result.rejections.append(Rejection(where, None, f"{len(cells)} champs au lieu de {width}"))
+            continue
+        values = [line]
+        bad = False
+        for f, pos in plan:
+            raw_value = cells[pos] if pos is not None else ""
+            if MOJIBAKE.search(raw_value):
+                result.rejections.append(Rejection(
+                    where, columns[f.name], f"accents mal encodés {raw_value.strip()!r} "
+                                            "(Latin-1/UTF-8 mélangés)"))
+                bad = True
+                continue
+            if not raw_value.strip():
+                if f.nullable:
+                    values.append(None)
+                    continue
+                result.rejections.append(Rejection(where, columns[f.name] or f.sources[0],
+                                                   "valeur obligatoire absente"))
+                bad = True
+                continue
+            try:
+                values.append(f.parse(raw_value))
+            except ValueError as exc:
+                result.rejections.append(Rejection(where, columns[f.name], str(exc)))
+                bad = True
+        if bad:
+            continue
+        if key_pos:
+            key = tuple(values[1 + i] for i in key_pos)
+            if key in seen:
+                result.rejections.append(Rejection(
+                    where, "+".join(columns[spec.fields[i].name] for i in key_pos),
+                    f"identifiant {'/'.join(map(str, key))} déjà vu ligne {seen[key]}"))
+                continue
+            seen[key] = line
+        result.rows.append(tuple(values))
+    if result.rows_read == 0:
+        raise SourceFileError(path, [Rejection("ligne 2", None, "aucune ligne de données")])
+    return result

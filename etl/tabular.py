@@ -1,0 +1,76 @@
+"""Shared wiring of the tabular sources: read with a spec, stage, check, swap one millésime."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from psycopg import sql
+
+from etl import source as src
+from etl.errors import Rejection
+from etl.loading import create_stage, ensure_territory, locate_points, reject, run_load
+from etl.points import detect_srid
+
+
+def stage_columns(spec: src.CsvSpec, point: bool) -> list[tuple[str, str]]:
+    cols = [("_line", "int")]
+    for f in spec.fields:
+        name = {"x": "_x", "y": "_y"}.get(f.name, f.name) if point else f.name
+        cols.append((name, f.sqltype))
+    return cols
+
+
+def unknown_code(conn, stage: str, column: str, field: str, table: str, key: str) -> list[Rejection]:
+    """Reject staged rows whose ``column`` is not a known ``table.key`` (our constants only)."""
+    schema, name = table.split(".")
+    return reject(conn, stage, sql.SQL(
+        "s.{c} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {t} k WHERE k.{k} = s.{c})").format(
+        c=sql.Identifier(column), t=sql.Identifier(schema, name), k=sql.Identifier(key)),
+        field, sql.SQL("format('code %s inconnu (' || {} || ')', s.{})").format(
+            sql.Literal(table.split(".")[1]), sql.Identifier(column)))
+
+
+def load_table(owner_dsn: str, spec: src.CsvSpec, path: Path, millesime: int, target: str,
+               insert: sql.Composable, *, encoding: str | None = None, point: bool = False,
+               source_crs: str | None = None, fill: tuple[str, ...] = ("code_insee",),
+               checks: Callable | None = None, max_rejects: float = 0.0, fictif: bool = False,
+               force: bool = False, result: src.ReadResult | None = None, digest: str | None = None,
+               prepare: Callable | None = None, after: Callable | None = None):
+    """Read, stage as ``<source>_stage``, run ``checks(conn, result)`` → rejections, swap.
+
+    ``insert`` is the ``INSERT INTO target … SELECT … FROM <source>_stage`` of the source,
+    with one ``%s`` for the millésime.
+    """
+    result = result or src.read_csv(path, spec, encoding)
+    srid = detect_srid(path, result, source_crs) if point else None
+    rows = prepare(result.rows) if prepare else result.rows
+    stage = f"{spec.source}_stage"
+
+    def load(conn):
+        ensure_territory(conn, path)
+        create_stage(conn, stage, stage_columns(spec, point), rows, label=spec.source)
+        if point:
+            conn.execute(sql.SQL("ALTER TABLE {} ADD geom geometry(Point, 2154)").format(sql.Identifier(stage)))
+            names = {f.name for f in spec.fields}
+            for col in fill:
+                if col not in names:
+                    conn.execute(sql.SQL("ALTER TABLE {} ADD {} text").format(
+                        sql.Identifier(stage), sql.Identifier(col)))
+        rej: list[Rejection] = []
+        warnings: list[str] = []
+        if checks:
+            rej += checks(conn, result)
+        if point:
+            r2, warnings = locate_points(conn, stage, srid, result.columns["x"], result.columns["y"],
+                                         fill=fill)
+            rej += r2
+        schema, name = target.split(".")
+        conn.execute(sql.SQL("DELETE FROM {} WHERE millesime = %s").format(
+            sql.Identifier(schema, name)), [millesime])
+        n = conn.execute(insert, [millesime]).rowcount
+        if after:
+            after(conn)
+        return n, rej, warnings
+
+    return run_load(owner_dsn, spec.source, millesime, path, result.rows_read, result.rejections,
+                    load, max_rejects, fictif, force, digest=digest)
