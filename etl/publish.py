@@ -10,7 +10,10 @@ from psycopg import sql
 
 
 def publish(conn: psycopg.Connection, what: str) -> int:
-    """Refresh every materialised view of the diffusion schema; return the new data version."""
+    """Recompute the secrecy statuses, refresh every materialised view of the
+    diffusion schema; return the new data version."""
+    from portail.secret.statuses import compute_statuses
+    compute_statuses(conn)
     views = conn.execute(
         "SELECT matviewname, ispopulated FROM pg_matviews WHERE schemaname = 'diffusion' "
         "ORDER BY matviewname").fetchall()

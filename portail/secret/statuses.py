@@ -1,0 +1,102 @@
+"""Compute the secrecy status of every published aggregate, at publication time.
+
+Runs as the owner role inside the loader's transaction (``etl.publish``),
+before the diffusion views are refreshed; the views join ``core.secret_statut``
+and show a figure only when its status is P. Nothing here is reachable from
+the web service.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import psycopg
+
+from portail.secret.suppress import NEVER, PRIMARY, suppress
+from portail.secret.territory import Unit, attribution_problem, residence_problem
+
+
+@dataclass
+class SecretRules:
+    seuil: int
+    fenetre: int
+
+    @classmethod
+    def read(cls, conn: psycopg.Connection) -> "SecretRules":
+        """The one place the rules live: ``core.parametre_secret``."""
+        seuil, fenetre = conn.execute(
+            "SELECT seuil, fenetre_attributions FROM core.parametre_secret").fetchone()
+        return cls(seuil, fenetre)
+
+
+@dataclass
+class StatusSummary:
+    seconds: float = 0.0
+    counts: dict = field(default_factory=dict)   # (theme, status) -> n
+
+
+def _residence_units(conn, millesime: int, value_sql: str, table: str | None):
+    # value_sql/table are constants of this module, never user input.
+    join = "" if table is None else f"JOIN {table} v USING (millesime, residence_id)"
+    rows = conn.execute(
+        f"SELECT r.residence_id, r.code_iris, r.code_insee, r.code_qpv, {value_sql} "  # noqa: S608
+        f"FROM core.residence r LEFT JOIN core.parc_par_residence p "
+        f"USING (millesime, residence_id) {join} "
+        f"WHERE r.millesime = %s ORDER BY r.residence_id", [millesime]).fetchall()
+    return [Unit(rid, iris, insee, qpv, float(v or 0)) for rid, iris, insee, qpv, v in rows]
+
+
+def compute_statuses(conn: psycopg.Connection) -> StatusSummary:
+    started = time.monotonic()
+    rules = SecretRules.read(conn)
+    summary = StatusSummary()
+    out: list[tuple] = []
+
+    def keep(theme, millesime, structure, values, result, window_millesime=None):
+        for i, agg in enumerate(structure.aggregates):
+            status = result.status[i]
+            if status == NEVER:
+                continue
+            scale, code = agg.key[0], agg.key[1]
+            m = millesime if window_millesime is None else int(agg.key[2].split("-")[1])
+            out.append((theme, m, scale, code, status, values[i]))
+            summary.counts[(theme, status)] = summary.counts.get((theme, status), 0) + 1
+
+    millesimes = [m for (m,) in conn.execute(
+        "SELECT DISTINCT millesime FROM core.residence ORDER BY 1")]
+    for millesime in millesimes:
+        units = _residence_units(conn, millesime, "p.nb_logements", None)
+        structure, values = residence_problem(units)
+        parc = suppress(structure, values, rules.seuil)
+        keep("parc", millesime, structure, values, parc)
+        # Under the threshold in the parc: no data at all for the résidence.
+        small = {u.key for i, u in enumerate(units)
+                 if parc.status[structure.unit_aggregate[i]] == PRIMARY}
+        for theme, value_sql, table in (
+                ("occupation", "v.nb_menages", "core.occupation"),
+                ("quittance", "v.nb_logements_renseignes", "core.loyer_charges")):
+            units = _residence_units(conn, millesime, value_sql, table)
+            if not units:
+                continue
+            structure, values = residence_problem(units)
+            forced = {structure.unit_aggregate[i] for i, u in enumerate(units) if u.key in small}
+            keep(theme, millesime, structure, values,
+                 suppress(structure, values, rules.seuil, forced=forced))
+
+    cells = [Unit(f"{a}-{i}-{q or ''}", i, c, q, float(n), annee=a) for a, c, i, q, n in conn.execute(
+        "SELECT annee, code_insee, code_iris, code_qpv, nb_attributions FROM core.attribution "
+        "ORDER BY annee, code_insee, code_iris, code_qpv NULLS FIRST")]
+    years = sorted({c.annee for c in cells})
+    windows = [y for y in years if all(y - k in years for k in range(rules.fenetre))]
+    if windows:
+        structure, values, published = attribution_problem(cells, windows, rules.fenetre)
+        result = suppress(structure, values, rules.seuil, published=published)
+        keep("attributions", None, structure, values, result, window_millesime=True)
+
+    conn.execute("DELETE FROM core.secret_statut")
+    with conn.cursor().copy("COPY core.secret_statut (theme, millesime, echelle, code, statut, "
+                            "valeur_base) FROM STDIN") as copy:
+        for row in out:
+            copy.write_row(row)
+    summary.seconds = time.monotonic() - started
+    return summary
