@@ -124,10 +124,16 @@ def migrate(settings: Settings, verbose: bool = True) -> list[str]:
                             f"La migration {mig.version} a été modifiée après son application.",
                             hint="Une migration appliquée ne change plus : écrivez-en une nouvelle.")
                     continue
-                with conn.transaction():
-                    conn.execute(mig.sql_text)
-                    conn.execute("INSERT INTO portail_meta.schema_migration (version, checksum) "
-                                 "VALUES (%s, %s)", [mig.version, mig.checksum])
+                try:
+                    with conn.transaction():
+                        conn.execute(mig.sql_text)
+                        conn.execute("INSERT INTO portail_meta.schema_migration "
+                                     "(version, checksum) VALUES (%s, %s)",
+                                     [mig.version, mig.checksum])
+                except psycopg.Error as exc:
+                    raise UserError(f"La migration {mig.version} a échoué (rien n'en est appliqué) : "
+                                    f"{str(exc).strip()}",
+                                    hint="Corrigez le fichier SQL puis relancez `portail-lls db migrate`.") from None
                 applied_now.append(mig.version)
                 if verbose:
                     print(f"  migration appliquée : {mig.version}")

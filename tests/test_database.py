@@ -67,3 +67,15 @@ def test_gate_role_reads_the_register_only(settings, owner_conn):
                 conn.execute(f"SELECT * FROM {table} LIMIT 1")  # noqa: S608
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("UPDATE register.account SET password_hash = 'x'")
+
+
+def test_a_failing_migration_is_reported_and_rolled_back(fresh_database, monkeypatch):
+    broken = Migration("9999_broken", "CREATE TABLE core.half_done (a int);\nSELECT no_such_column FROM core.commune;")
+    monkeypatch.setattr("portail.migrate.available_migrations",
+                        lambda: [*available_migrations(), broken])
+    with pytest.raises(UserError, match="9999_broken a échoué"):
+        migrate(fresh_database, verbose=False)
+    with psycopg.connect(fresh_database.admin_dsn()) as conn:
+        assert conn.execute("SELECT to_regclass('core.half_done')").fetchone()[0] is None
+        assert conn.execute("SELECT count(*) FROM portail_meta.schema_migration "
+                            "WHERE version = '9999_broken'").fetchone()[0] == 0
