@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 import psycopg
+from psycopg import sql
 
 from portail.secret.suppress import NEVER, PRIMARY, suppress
 from portail.secret.territory import Unit, attribution_problem, residence_problem
@@ -46,8 +47,20 @@ def _residence_units(conn, millesime: int, value_sql: str, table: str | None):
     return [Unit(rid, iris, insee, qpv, float(v or 0)) for rid, iris, insee, qpv, v in rows]
 
 
+# Aggregates the statuses and the published views are computed from, in order.
+CORE_AGGREGATES = ("territoire", "parc_par_residence", "parc_par_territoire",
+                   "quittance_par_territoire", "occupation_par_territoire",
+                   "attributions_par_territoire")
+
+
+def refresh_core_aggregates(conn: psycopg.Connection) -> None:
+    for name in CORE_AGGREGATES:
+        conn.execute(sql.SQL("REFRESH MATERIALIZED VIEW {}").format(sql.Identifier("core", name)))
+
+
 def compute_statuses(conn: psycopg.Connection) -> StatusSummary:
     started = time.monotonic()
+    refresh_core_aggregates(conn)
     rules = SecretRules.read(conn)
     summary = StatusSummary()
     out: list[tuple] = []

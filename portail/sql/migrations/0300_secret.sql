@@ -1,8 +1,8 @@
 -- Statistical secrecy: the rules' parameters (one place), the status of every
 -- published aggregate (computed at publication by portail.secret.statuses), and
 -- the per-résidence / per-territory aggregates the published views are built on.
--- These aggregates live in core: the service role never reads them, only the
--- diffusion views below, where every figure not cleared by its status is NULL.
+-- These aggregates live in core (materialised once per publication, before the
+-- statuses): the service role never reads them, only the diffusion views, where every figure not cleared by its status is NULL.
 
 -- The rules (convention, article 3): threshold of 11 units, attributions summed
 -- over the last 3 years. Read by the SQL views and by the Python suppressor.
@@ -27,7 +27,7 @@ CREATE TABLE core.secret_statut (
 );
 
 -- Parc (RPLS) per résidence: additive counts and sums only.
-CREATE VIEW core.parc_par_residence AS
+CREATE MATERIALIZED VIEW core.parc_par_residence AS
 SELECT l.millesime, l.residence_id,
        count(*)                                                     AS nb_logements,
        count(*) FILTER (WHERE l.financement = 'PLAI')               AS nb_plai,
@@ -55,7 +55,7 @@ FROM core.logement l
 GROUP BY l.millesime, l.residence_id;
 
 -- The same counts per territory (IRIS, QPV, commune, MEL), from the résidences.
-CREATE VIEW core.parc_par_territoire AS
+CREATE MATERIALIZED VIEW core.parc_par_territoire AS
 SELECT r.millesime,
        CASE WHEN GROUPING(r.code_iris) = 0 THEN 'iris'
             WHEN GROUPING(r.code_qpv) = 0 THEN 'qpv'
@@ -78,7 +78,7 @@ GROUP BY GROUPING SETS ((r.millesime, r.code_iris), (r.millesime, r.code_qpv),
 HAVING GROUPING(r.code_qpv) = 1 OR r.code_qpv IS NOT NULL;
 
 -- Rent + service charges (MEL study) per territory.
-CREATE VIEW core.quittance_par_territoire AS
+CREATE MATERIALIZED VIEW core.quittance_par_territoire AS
 SELECT q.millesime,
        CASE WHEN GROUPING(r.code_iris) = 0 THEN 'iris'
             WHEN GROUPING(r.code_qpv) = 0 THEN 'qpv'
@@ -98,7 +98,7 @@ GROUP BY GROUPING SETS ((q.millesime, r.code_iris), (q.millesime, r.code_qpv),
 HAVING GROUPING(r.code_qpv) = 1 OR r.code_qpv IS NOT NULL;
 
 -- Occupation per territory (households and their breakdowns).
-CREATE VIEW core.occupation_par_territoire AS
+CREATE MATERIALIZED VIEW core.occupation_par_territoire AS
 SELECT o.millesime,
        CASE WHEN GROUPING(r.code_iris) = 0 THEN 'iris'
             WHEN GROUPING(r.code_qpv) = 0 THEN 'qpv'
@@ -136,7 +136,7 @@ SELECT f.fin AS fenetre_fin, f.debut, c.*
 FROM fenetres f
 JOIN core.attribution c ON c.annee BETWEEN f.debut AND f.fin;
 
-CREATE VIEW core.attributions_par_territoire AS
+CREATE MATERIALIZED VIEW core.attributions_par_territoire AS
 SELECT w.fenetre_fin AS millesime, min(w.debut) AS debut,
        CASE WHEN GROUPING(w.code_iris) = 0 THEN 'iris'
             WHEN GROUPING(w.code_qpv) = 0 THEN 'qpv'
@@ -159,3 +159,10 @@ FROM core.attribution_fenetre w
 GROUP BY GROUPING SETS ((w.fenetre_fin, w.code_iris), (w.fenetre_fin, w.code_qpv),
                         (w.fenetre_fin, w.code_insee), (w.fenetre_fin))
 HAVING GROUPING(w.code_qpv) = 1 OR w.code_qpv IS NOT NULL;
+
+CREATE UNIQUE INDEX parc_par_residence_pk ON core.parc_par_residence (millesime, residence_id);
+CREATE UNIQUE INDEX parc_par_territoire_pk ON core.parc_par_territoire (millesime, echelle, code);
+CREATE UNIQUE INDEX quittance_par_territoire_pk ON core.quittance_par_territoire (millesime, echelle, code);
+CREATE UNIQUE INDEX occupation_par_territoire_pk ON core.occupation_par_territoire (millesime, echelle, code);
+CREATE UNIQUE INDEX attributions_par_territoire_pk ON core.attributions_par_territoire (millesime, echelle, code);
+CREATE INDEX secret_statut_lookup ON core.secret_statut (theme, echelle, millesime, code);

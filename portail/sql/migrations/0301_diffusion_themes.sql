@@ -4,7 +4,7 @@
 -- second, independent guard). Materialised: refreshed at each publication.
 
 -- Territory outlines, one row per IRIS / QPV / commune, plus the MEL.
-CREATE VIEW core.territoire AS
+CREATE MATERIALIZED VIEW core.territoire AS
 SELECT 'iris'::text AS echelle, code_iris AS code, nom_iris AS nom, insee_com AS code_insee, geom
 FROM core.iris
 UNION ALL
@@ -15,6 +15,7 @@ UNION ALL
 SELECT 'mel', 'MEL', 'Métropole Européenne de Lille', NULL,
        ST_Multi(ST_Union(geom))::geometry(MultiPolygon, 2154)
 FROM core.commune HAVING count(*) > 0;
+CREATE UNIQUE INDEX territoire_pk ON core.territoire (echelle, code);
 
 -- === Parc ===========================================================================
 CREATE MATERIALIZED VIEW diffusion.parc_residence AS
