@@ -182,8 +182,9 @@ def make_residences(t: Territory, iris: gpd.GeoDataFrame, qpv: gpd.GeoDataFrame,
         "code_iris": [c if isinstance(c, str) else k + "0000" for c, k in zip(iris_of, commune_of)],
         "code_qpv": [q if isinstance(q, str) else None for q in qpv_of],
         "landlord": landlord, "built": built,
-        "numvoie": rng.integers(1, 250, n_res),
-        "street": rng.integers(0, len(STREETS), n_res), "stype": rng.integers(0, len(STREET_TYPES), n_res),
+        # one address per résidence (bijective for up to 42,000 résidences)
+        "numvoie": np.arange(n_res) % 250 + 1, "street": (np.arange(n_res) // 250) % len(STREETS),
+        "stype": (np.arange(n_res) // (250 * len(STREETS))) % len(STREET_TYPES),
         "collectif": np.where(size >= 5, "C", "I"),
     })
 
