@@ -182,8 +182,9 @@ def make_residences(t: Territory, iris: gpd.GeoDataFrame, qpv: gpd.GeoDataFrame,
         "code_iris": [c if isinstance(c, str) else k + "0000" for c, k in zip(iris_of, commune_of)],
         "code_qpv": [q if isinstance(q, str) else None for q in qpv_of],
         "landlord": landlord, "built": built,
-        "numvoie": rng.integers(1, 250, n_res),
-        "street": rng.integers(0, len(STREETS), n_res), "stype": rng.integers(0, len(STREET_TYPES), n_res),
+        # one address per résidence (bijective for up to 42,000 résidences)
+        "numvoie": np.arange(n_res) % 250 + 1, "street": (np.arange(n_res) // 250) % len(STREETS),
+        "stype": (np.arange(n_res) // (250 * len(STREETS))) % len(STREET_TYPES),
         "collectif": np.where(size >= 5, "C", "I"),
     })
 
@@ -415,12 +416,13 @@ def make_qpv_indicators(t: Territory, qpv: gpd.GeoDataFrame) -> pd.DataFrame:
     pauv = np.round(men * t.rng.uniform(0.35, 0.55, n)).astype(int)
     actifs = np.round(men * 1.1).astype(int)
     cho = np.round(actifs * t.rng.uniform(0.18, 0.32, n)).astype(int)
-    cmu = np.round(men * 2.2 * t.rng.uniform(0.25, 0.4, n)).astype(int)
+    habitants = np.round(men * 2.2).astype(int)
+    cmu = np.round(habitants * t.rng.uniform(0.25, 0.4, n)).astype(int)
     return pd.DataFrame({"CODGEO": qpv.code_qp, "LIBGEO": qpv.nom_qp,
                          "TX_PAUVRETE": np.round(100 * pauv / men, 1), "TX_PAUVRETE_NUM": pauv, "TX_PAUVRETE_DEN": men,
                          "TX_CHOMAGE": np.round(100 * cho / actifs, 1), "TX_CHOMAGE_NUM": cho, "TX_CHOMAGE_DEN": actifs,
-                         "PART_CSS": np.round(100 * cmu / (men * 2.2), 1), "PART_CSS_NUM": cmu,
-                         "PART_CSS_DEN": np.round(men * 2.2).astype(int)})
+                         "PART_CSS": np.round(100 * cmu / habitants, 1), "PART_CSS_NUM": cmu,
+                         "PART_CSS_DEN": habitants})
 
 
 def make_diagnostic(t: Territory, iris: gpd.GeoDataFrame, qpv: gpd.GeoDataFrame, res_year: pd.DataFrame) -> pd.DataFrame:

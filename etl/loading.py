@@ -156,6 +156,36 @@ def ensure_territory(conn: psycopg.Connection, path) -> None:
                               hint="Chargez d'abord les communes (etl load communes).")
 
 
+TERRITORY_PARTS = {  # temp table -> (core table, code column)
+    "t_commune": ("commune", "code_insee"),
+    "t_iris": ("iris", "code_iris"),
+    "t_qpv": ("qpv", "code_qpv"),
+}
+
+
+def territory_parts(conn: psycopg.Connection, which: str) -> sql.Identifier:
+    """Subdivided copy of a territory layer (fast point-in-polygon), once per transaction."""
+    table, code = TERRITORY_PARTS[which]
+    exists = conn.execute("SELECT to_regclass(%s)", ["pg_temp." + which]).fetchone()[0]
+    if not exists:
+        conn.execute(sql.SQL(
+            "CREATE TEMP TABLE {t} ON COMMIT DROP AS SELECT {c} AS code, ST_Subdivide(geom, 64) AS geom "
+            "FROM {src}").format(t=sql.Identifier(which), c=sql.Identifier(code),
+                                 src=sql.Identifier("core", table)))
+        conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(sql.Identifier(which)))
+        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(which)))
+    return sql.Identifier(which)
+
+
+def fill_by_position(conn: psycopg.Connection, stage: str, column: str, which: str) -> None:
+    """Set ``column`` from the polygon of ``which`` that contains the point, where it is null."""
+    parts = territory_parts(conn, which)
+    conn.execute(sql.SQL(
+        "UPDATE {st} s SET {c} = p.code FROM {parts} p "
+        "WHERE s.{c} IS NULL AND ST_Intersects(p.geom, s.geom)").format(
+        st=sql.Identifier(stage), c=sql.Identifier(column), parts=parts))
+
+
 def locate_points(conn: psycopg.Connection, stage: str, srid: int, x_field: str, y_field: str,
                   fill: Iterable[str] = ("code_insee",)) -> tuple[list[Rejection], list[str]]:
     """Build ``geom`` (EPSG:2154) from ``_x``/``_y`` in ``srid``; reject points outside the
@@ -170,41 +200,32 @@ def locate_points(conn: psycopg.Connection, stage: str, srid: int, x_field: str,
     rejections = reject(conn, stage, sql.SQL("s.geom IS NULL"), f"{x_field}/{y_field}",
                         sql.SQL("'coordonnées absentes'"))
     conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(st))
-    # The territory: communes, with 100 m of tolerance on their simplified borders.
-    rejections += reject(conn, stage, sql.SQL(
-        "NOT EXISTS (SELECT 1 FROM core.commune c WHERE ST_DWithin(c.geom, s.geom, 100))"),
-        f"{x_field}/{y_field}", sql.SQL(
-            "format('point hors du territoire (%s, %s en EPSG:' || {} || ') : coordonnées "
-            "fausses ou système de coordonnées erroné ?', s._x, s._y)").format(sql.Literal(srid)))
+    conn.execute(sql.SQL("ANALYZE {}").format(st))
+    communes = territory_parts(conn, "t_commune")
+    conn.execute(sql.SQL("ALTER TABLE {} ADD _commune text").format(st))
+    conn.execute(sql.SQL("UPDATE {st} s SET _commune = p.code FROM {parts} p "
+                         "WHERE ST_Intersects(p.geom, s.geom)").format(st=st, parts=communes))
+    # 100 m of tolerance on the simplified borders: the nearest commune.
+    conn.execute(sql.SQL(
+        "UPDATE {st} s SET _commune = (SELECT p.code FROM {parts} p WHERE ST_DWithin(p.geom, s.geom, 100) "
+        "ORDER BY p.geom <-> s.geom LIMIT 1) WHERE s._commune IS NULL").format(st=st, parts=communes))
+    rejections += reject(conn, stage, sql.SQL("s._commune IS NULL"), f"{x_field}/{y_field}", sql.SQL(
+        "format('point hors du territoire (%s, %s en EPSG:' || {} || ') : coordonnées "
+        "fausses ou système de coordonnées erroné ?', s._x, s._y)").format(sql.Literal(srid)))
     warnings: list[str] = []
-    fill = list(fill)
-    targets = {"code_insee": ("core.commune", "code_insee"),
-               "code_iris": ("core.iris", "code_iris"),
-               "code_qpv": ("core.qpv", "code_qpv")}
     for col in fill:
-        table, code = targets[col]
-        schema, tname = table.split(".")
-        found = sql.SQL(
-            "(SELECT t.{code} FROM {table} t WHERE ST_Intersects(t.geom, s.geom) "
-            " ORDER BY t.{code} LIMIT 1)").format(code=sql.Identifier(code),
-                                                  table=sql.Identifier(schema, tname))
         if col == "code_insee":
-            # Nearest commune for points in the tolerance band.
-            found = sql.SQL(
-                "(SELECT t.code_insee FROM core.commune t ORDER BY t.geom <-> s.geom LIMIT 1)")
-        mism = conn.execute(sql.SQL(
-            "WITH m AS (SELECT s._line, s.{c} AS declared, {found} AS located FROM {st} s "
-            " WHERE s.{c} IS NOT NULL) "
-            "SELECT _line, declared, located FROM m WHERE located IS DISTINCT FROM declared "
-            "ORDER BY _line").format(c=sql.Identifier(col), found=found, st=st)).fetchall()
-        if col != "code_qpv" or conn.execute("SELECT EXISTS (SELECT 1 FROM core.qpv)").fetchone()[0]:
+            mism = conn.execute(sql.SQL(
+                "SELECT _line, code_insee, _commune FROM {} WHERE code_insee IS NOT NULL "
+                "AND code_insee <> _commune ORDER BY _line").format(st)).fetchall()
             for line, declared, located in mism[:50]:
-                warnings.append(f"ligne {line}, champ {col} : déclaré {declared}, "
-                                f"la position donne {located or 'aucun'} (valeur du fichier gardée)")
+                warnings.append(f"ligne {line}, champ {col} : déclaré {declared}, la position donne "
+                                f"{located} (valeur du fichier gardée)")
             if len(mism) > 50:
                 warnings.append(f"… et {len(mism) - 50} autres écarts de {col}")
-        conn.execute(sql.SQL("UPDATE {st} s SET {c} = {found} WHERE s.{c} IS NULL").format(
-            st=st, c=sql.Identifier(col), found=found))
+            conn.execute(sql.SQL("UPDATE {} SET code_insee = _commune WHERE code_insee IS NULL").format(st))
+        else:
+            fill_by_position(conn, stage, col, {"code_iris": "t_iris", "code_qpv": "t_qpv"}[col])
     return rejections, warnings
 
 

@@ -18,7 +18,8 @@ from psycopg import sql
 
 from etl import source as src
 from etl.errors import Rejection, SourceFileError
-from etl.loading import create_stage, ensure_territory, locate_points, reject, run_load
+from etl.loading import (create_stage, ensure_territory, fill_by_position, locate_points, reject,
+                         run_load)
 from etl.points import detect_srid
 
 # FINAN codes of the RPLS dictionary, grouped into the four financing families of the
@@ -157,14 +158,12 @@ def load_rpls(owner_dsn: str, path: Path, millesime: int, encoding: str | None =
             for line, code in sorted(bad)[:20]:
                 warnings.append(f"ligne {line}, champ {result.columns['iris']} : IRIS {code} inconnu, "
                                 "remplacé par celui de la position")
-            w2 = locate_points_fill(conn)
-            warnings += w2
+            fill_by_position(conn, "rpls_stage", "code_iris", "t_iris")
         conn.execute("UPDATE rpls_stage SET code_iris = code_insee || '0000' WHERE code_iris IS NULL")
         # The QPV code: the file's when it names a known QPV, else the position's.
         conn.execute("UPDATE rpls_stage s SET code_qpv = NULL WHERE code_qpv IS NOT NULL AND NOT EXISTS "
                      "(SELECT 1 FROM core.qpv q WHERE q.code_qpv = s.code_qpv)")
-        conn.execute("UPDATE rpls_stage s SET code_qpv = (SELECT q.code_qpv FROM core.qpv q "
-                     "WHERE ST_Intersects(q.geom, s.geom) ORDER BY q.code_qpv LIMIT 1) WHERE code_qpv IS NULL")
+        fill_by_position(conn, "rpls_stage", "code_qpv", "t_qpv")
         flag_mismatch = conn.execute("SELECT count(*) FROM rpls_stage WHERE qpv_flag IS NOT NULL "
                                      "AND qpv_flag <> (code_qpv IS NOT NULL)").fetchone()[0]
         if flag_mismatch and conn.execute("SELECT EXISTS (SELECT 1 FROM core.qpv)").fetchone()[0]:
@@ -210,13 +209,6 @@ def load_rpls(owner_dsn: str, path: Path, millesime: int, encoding: str | None =
 
     return run_load(owner_dsn, "rpls", millesime, path, result.rows_read, result.rejections, load,
                     max_rejects, fictif, force)
-
-
-def locate_points_fill(conn) -> list[str]:
-    conn.execute("UPDATE rpls_stage s SET code_iris = (SELECT i.code_iris FROM core.iris i "
-                 "WHERE ST_Intersects(i.geom, s.geom) ORDER BY i.code_iris LIMIT 1) "
-                 "WHERE s.code_iris IS NULL")
-    return []
 
 
 def _json(d: dict) -> str:

@@ -148,10 +148,20 @@ def decode(path: Path, raw: bytes, encoding: str | None) -> tuple[str, str]:
     line = raw[:last.start].count(b"\n") + 1
     bad = raw[last.start:last.start + 4]
     raise SourceFileError(
-        path, [Rejection(f"ligne {line}", None,
+        path, [Rejection(f"ligne {line}", _column_at(raw, last.start),
                          f"octets {bad!r} invalides en {last_enc} (fichier Latin-1/CP1252 lu "
                          "comme UTF-8 ?)")],
         hint="Indiquez l'encodage du fichier avec --encoding cp1252 (ou latin-1).")
+
+
+def _column_at(raw: bytes, offset: int) -> str | None:
+    """Name of the header column holding byte ``offset`` (for a decoding error)."""
+    header = raw.split(b"\n", 1)[0]
+    delim = max((b";", b",", b"\t", b"|"), key=header.count)
+    start = raw.rfind(b"\n", 0, offset) + 1
+    position = raw[start:offset].count(delim)
+    names = header.decode("ascii", "replace").strip().split(delim.decode())
+    return names[position].strip() if position < len(names) else None
 
 
 def _split_header(path: Path, first_line: str, expected: str | None,
