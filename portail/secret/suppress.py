@@ -32,14 +32,12 @@ class Suppression:
 
 
 def suppress(structure: Structure, values: list[float], threshold: int,
-             published: list[bool] | None = None, forced: set[int] = frozenset(),
-             protect_units: bool = True, max_rounds: int = 500) -> Suppression:
+             published: list[bool] | None = None, protect_units: bool = True,
+             max_rounds: int = 500) -> Suppression:
     """Statuses of every aggregate so that no leak remains.
 
     ``published[i]`` False marks an aggregate that is never shown but must not be
-    derivable either (a single attribution year). ``forced`` aggregates are
-    hidden as primary whatever their value (a résidence under the threshold in
-    the parc hides its occupation too).
+    derivable either (a single attribution year).
     """
     aggs = structure.aggregates
     twins: dict[frozenset, list[int]] = defaultdict(list)
@@ -53,7 +51,7 @@ def suppress(structure: Structure, values: list[float], threshold: int,
         if published is not None and not published[i]:
             status[i] = NEVER
     for i, value in enumerate(values):
-        if status[i] == PUBLISHED and (value < threshold or i in forced):
+        if status[i] == PUBLISHED and value < threshold:
             status[i] = PRIMARY
 
     def hide(i: int, code: str) -> None:
@@ -67,7 +65,9 @@ def suppress(structure: Structure, values: list[float], threshold: int,
     for rounds in range(1, max_rounds + 1):
         pub = Publication(structure, [values[i] if status[i] in (PUBLISHED, EMPTY) else None
                                       for i in range(len(aggs))])
-        leaks = Attack(pub, threshold, protect_units=protect_units).leaks()
+        attack = Attack(pub, threshold, protect_units=protect_units)
+        # Cheap remainder checks first; the linear algebra only once they pass.
+        leaks = attack.leaks(exact=False) or attack.leaks(remainders=False)
         if not leaks:
             return Suppression(status, rounds)
         hidden_now: set[int] = set()
