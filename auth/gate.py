@@ -111,6 +111,7 @@ def _build_app(settings: Settings, gate: bool) -> Flask:
     app = Flask("portail", static_folder=str(Path(pygeoapi.__file__).parent / "static"),
                 static_url_path="/static")
     app.url_map.strict_slashes = False
+    app.json.ensure_ascii = False   # messages in French, readable with curl
     app.register_blueprint(pygeoapi_blueprint)
 
     if gate:

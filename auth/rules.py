@@ -32,7 +32,7 @@ WEBMAIL_DOMAINS = frozenset({
     "sfr.fr", "wanadoo.fr", "yahoo.com", "yahoo.fr", "yandex.com", "yandex.ru", "ymail.com",
 })
 
-EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+EMAIL_RE = re.compile(r"^[\w.%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 _SEPARATORS = re.compile(r"[._+-]+")
 
 
@@ -50,8 +50,10 @@ def email_problem(email: str) -> str | None:
     if domain in WEBMAIL_DOMAINS or domain.split(".", 1)[0] in {"gmail", "hotmail", "yahoo",
                                                                  "outlook", "live"}:
         return f"messagerie personnelle ({domain}) : une adresse professionnelle est requise"
-    words = [w.rstrip("0123456789") for w in _SEPARATORS.split(local) if w]
-    if local.replace(".", "-") in GENERIC_LOCAL_PARTS or not words or words[0] in GENERIC_LOCAL_PARTS:
+    # "contact", "contact2", "contact.mairie", "no-reply.portail": the leading words name a box.
+    words = [w.rstrip("0123456789") for w in _SEPARATORS.split(local)]
+    leading = ("-".join(words[:i]) for i in range(1, len(words) + 1))
+    if not any(words) or any(w in GENERIC_LOCAL_PARTS for w in leading):
         return f"adresse générique ({local}@) : une adresse nominative est requise"
     return None
 

@@ -64,7 +64,8 @@ BEGIN
 END $$;
 
 CREATE TRIGGER account_changed
-AFTER UPDATE OF login, password_hash, disabled_at, expires_at, organisation_id, role
+AFTER UPDATE OF login, password_hash, password_changed_at, disabled_at, expires_at,
+                organisation_id, role, created_at, reactivated_at
    OR DELETE ON register.account
 FOR EACH ROW EXECUTE FUNCTION register.notify_account_change();
 
