@@ -12,7 +12,10 @@ Invalidation costs nothing per request: each worker keeps one connection that
 LISTENs on the ``portail_register`` channel; a trigger on the register
 notifies the login whose password, state, expiry, organisation or role
 changed ('*' for an organisation change), and the listener drops its entries
-within milliseconds. While the listener is not connected, nothing is cached
+within milliseconds. A brute-force lock is announced the same way: while a
+login or an address is locked, a cached credential for it is not enough (the
+request takes the full path, where the lock applies), so that a right guess
+cannot slip through the cache during a lock. While the listener is not connected, nothing is cached
 and nothing cached is used. A generation counter closes the race between a
 verification that read the register just before a change and the
 notification of that change.
@@ -58,6 +61,7 @@ class CredentialCache:
         self._clock = clock
         self._entries: OrderedDict[bytes, Entry] = OrderedDict()
         self._lock = threading.Lock()
+        self._locks: dict[tuple[str, str], float] = {}   # (scope, key) -> monotonic end
         self.generation = 0      # bumped by every invalidation
         self.enabled = True      # False while invalidations could be missed
 
@@ -91,6 +95,20 @@ class CredentialCache:
             while len(self._entries) > self._max:
                 self._entries.popitem(last=False)
             return True
+
+    def lock(self, scope: str, key: str, seconds: float) -> None:
+        """A brute-force lock began: cached credentials of this login/address are not enough."""
+        with self._lock:
+            now = self._clock()
+            self._locks = {k: t for k, t in self._locks.items() if t > now}
+            self._locks[(scope, key)] = now + seconds
+
+    def is_locked(self, login: str, address: str) -> bool:
+        if not self._locks:
+            return False
+        now = self._clock()
+        return (self._locks.get(("login", login[:128]), 0) > now
+                or self._locks.get(("address", address), 0) > now)
 
     def drop_login(self, login: str) -> None:
         with self._lock:
@@ -132,6 +150,16 @@ class RegisterListener:
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
 
+    def handle(self, payload: str) -> None:
+        """'*': drop everything; 'lock SCOPE SECONDS KEY': a lock began; else a login changed."""
+        if payload == "*":
+            self._cache.clear()
+        elif payload.startswith("lock "):
+            _, scope, seconds, key = payload.split(" ", 3)
+            self._cache.lock(scope, key, float(seconds))
+        else:
+            self._cache.drop_login(payload)
+
     def stop(self) -> None:
         self._stop.set()
 
@@ -147,10 +175,7 @@ class RegisterListener:
                     self._connected.set()
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=5.0):
-                            if note.payload == "*":
-                                self._cache.clear()
-                            else:
-                                self._cache.drop_login(note.payload)
+                            self.handle(note.payload)
                         conn.execute("SELECT 1")  # notices a dead connection
             except Exception as exc:  # noqa: BLE001 - any failure: stop caching, retry
                 LOGGER.warning("credential cache disabled: register listener down (%s)",

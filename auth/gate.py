@@ -171,15 +171,16 @@ def _install_gate(app: Flask, settings: Settings, gate_pool) -> None:
         if credentials is None or credentials.type != "basic" or not credentials.username:
             return unauthorized()   # no credentials: challenge without spending a hash
         login, password = credentials.username, credentials.password or ""
+        address = request.remote_addr or "0.0.0.0"
         key = cache.key(login, password)
         account = cache.get(key)
-        if account is not None:
+        if account is not None and not cache.is_locked(login, address):
             g.login = account.login
             return None
         listener.ensure_running()
         generation = cache.generation
         with gate_pool().connection() as conn:
-            outcome = authenticate(conn, login, password, request.remote_addr or "0.0.0.0")
+            outcome = authenticate(conn, login, password, address)
         g.login = outcome.known_login
         if outcome.kind == "ok":
             cache.put(key, login, outcome.account, generation, outcome.lifetime)

@@ -96,6 +96,11 @@ BEGIN
             UPDATE register.login_throttle SET locked_until = lock_until
              WHERE scope = r.scope AND key = r.key;
             result := greatest(result, lock_until);
+            -- Workers stop trusting their cached credentials for this login or
+            -- address until the lock ends: a right guess must not slip through.
+            PERFORM pg_notify('portail_register',
+                              format('lock %s %s %s', r.scope,
+                                     ceil(extract(epoch FROM lock_until - now())), r.key));
         END IF;
     END LOOP;
     -- Keep the table small: forget what has been quiet for a day.
