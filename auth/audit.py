@@ -17,7 +17,6 @@ import csv
 import logging
 import os
 import threading
-from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Callable, TextIO
@@ -35,23 +34,6 @@ COLUMNS = ("at", "login", "address", "method", "route", "collection", "process",
            "bytes", "duration_ms")
 
 
-@dataclass(frozen=True)
-class AuditRecord:
-    at: datetime
-    login: str | None
-    address: str | None
-    method: str
-    route: str
-    collection: str | None
-    process: str | None
-    status: int
-    bytes: int | None
-    duration_ms: int | None
-
-    def row(self) -> tuple:
-        return tuple(getattr(self, c) for c in COLUMNS)
-
-
 class AuditWriter:
     """Per-process buffer of audit records, written in batches by a background thread."""
 
@@ -63,10 +45,11 @@ class AuditWriter:
         self._pid = None
         self._dropped = 0
 
-    def record(self, record: AuditRecord) -> None:
+    def record(self, row: tuple) -> None:
+        """One request: a tuple in ``COLUMNS`` order, ``at`` as a POSIX timestamp."""
         self._ensure_thread()
         with self._lock:
-            self._buffer.append(record.row())
+            self._buffer.append(row)
             if len(self._buffer) > MAX_BUFFERED:
                 del self._buffer[: len(self._buffer) - MAX_BUFFERED]
                 self._dropped += 1
@@ -105,7 +88,7 @@ class AuditWriter:
                               "collection, process, status, bytes, duration_ms) "
                               "FROM STDIN") as copy:
                     for row in rows:
-                        copy.write_row(row)
+                        copy.write_row((datetime.fromtimestamp(row[0], timezone.utc), *row[1:]))
         except Exception as exc:  # noqa: BLE001 - keep the rows for the next attempt
             LOGGER.warning("audit log: write failed (%s), %d row(s) kept for retry",
                            type(exc).__name__, len(rows))

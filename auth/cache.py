@@ -2,8 +2,8 @@
 
 argon2id costs tens of milliseconds by design: paying it on every request
 would halve the throughput. A verified (login, password) pair is remembered
-under ``HMAC-SHA256(k, login NUL password)``, where ``k`` is a random key drawn
-by this process: the password is never kept, and the key of an entry is
+under ``HMAC-SHA256(k, "Basic base64(login:password)")``, where ``k`` is a
+random key drawn by this process: the password is never kept, and the key of an entry is
 useless outside this process. Entries are bounded in number (LRU) and in life
 (``TTL_SECONDS``, and never past the moment a rule of the convention would
 refuse the account: end of assignment, expiry, password anniversary).
@@ -65,10 +65,14 @@ class CredentialCache:
         self.generation = 0      # bumped by every invalidation
         self.enabled = True      # False while invalidations could be missed
 
-    def key(self, login: str, password: str) -> bytes:
-        message = login.encode("utf-8", "surrogatepass") + b"\0" + \
-            password.encode("utf-8", "surrogatepass")
-        return hmac.new(self._key, message, hashlib.sha256).digest()
+    def key(self, credentials: str) -> bytes:
+        """Keyed hash of the credentials as sent (the Authorization header's value).
+
+        Hashing the header as received spares decoding it on a cache hit; two
+        spellings of the same credentials merely make two entries.
+        """
+        return hmac.new(self._key, credentials.encode("utf-8", "surrogatepass"),
+                        hashlib.sha256).digest()
 
     def get(self, key: bytes) -> object | None:
         if not self.enabled:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import psycopg
@@ -31,7 +30,7 @@ from flask import Flask, g, jsonify, request
 from psycopg_pool import PoolTimeout
 
 from auth.accounts import authenticate
-from auth.audit import AuditRecord, AuditWriter
+from auth.audit import AuditWriter
 from auth.cache import CredentialCache, RegisterListener
 from portail.settings import Settings, get_settings
 
@@ -167,16 +166,19 @@ def _install_gate(app: Flask, settings: Settings, gate_pool) -> None:
         g.login = None
         if is_public(request.path):
             return None
-        credentials = request.authorization
-        if credentials is None or credentials.type != "basic" or not credentials.username:
+        header = request.headers.get("Authorization")
+        if not header:
             return unauthorized()   # no credentials: challenge without spending a hash
-        login, password = credentials.username, credentials.password or ""
         address = request.remote_addr or "0.0.0.0"
-        key = cache.key(login, password)
+        key = cache.key(header)
         account = cache.get(key)
-        if account is not None and not cache.is_locked(login, address):
+        if account is not None and not cache.is_locked(account.login, address):
             g.login = account.login
             return None
+        credentials = request.authorization
+        if credentials is None or credentials.type != "basic" or not credentials.username:
+            return unauthorized()
+        login, password = credentials.username, credentials.password or ""
         listener.ensure_running()
         generation = cache.generation
         with gate_pool().connection() as conn:
@@ -203,10 +205,9 @@ def _install_gate(app: Flask, settings: Settings, gate_pool) -> None:
             return response
         size = None if response.is_streamed else response.calculate_content_length()
         view_args = request.view_args or {}
-        audit.record(AuditRecord(
-            at=datetime.now(timezone.utc), login=g.get("login"),
-            address=request.remote_addr, method=request.method, route=request.path[:512],
-            collection=view_args.get("collection_id"), process=view_args.get("process_id"),
-            status=response.status_code, bytes=size,
-            duration_ms=int((time.perf_counter() - g.get("started", time.perf_counter())) * 1000)))
+        # A plain tuple in AUDIT_COLUMNS order: the cheapest thing to build per request.
+        audit.record((time.time(), g.get("login"), request.remote_addr, request.method,
+                      request.path[:512], view_args.get("collection_id"),
+                      view_args.get("process_id"), response.status_code, size,
+                      int((time.perf_counter() - g.get("started", time.perf_counter())) * 1000)))
         return response
