@@ -186,6 +186,7 @@ def demo(port):
     else:
         click.echo("Données de démonstration déjà chargées.")
     password = demo_password(settings)
+    # The demo account belongs to a demo organisation recorded as a signatory.
     set_account(settings.owner_dsn(), DEMO_LOGIN, password)
     click.echo("Démarrage du serveur …")
     srv.start(settings)
@@ -202,11 +203,13 @@ def demo(port):
 
 
 # Verb families that live with their package.
-from auth.cli import users  # noqa: E402
+from auth.cli import audit, orgs, users  # noqa: E402
 from etl.cli import etl  # noqa: E402
 
 main.add_command(etl)
 main.add_command(users)
+main.add_command(orgs)
+main.add_command(audit)
 
 if __name__ == "__main__":
     main()
