@@ -94,7 +94,11 @@ def _adjust(response):
 
 
 def _is_json(response) -> bool:
-    return (response.mimetype or "").endswith("json") and not response.direct_passthrough
+    # pygeoapi replaces response.headers with a plain dict: look the header up by hand.
+    content_type = next((str(v) for k, v in response.headers.items()
+                         if k.lower() == "content-type"), "")
+    return content_type.split(";")[0].strip().endswith("json") \
+        and not response.direct_passthrough
 
 
 def _rewrite(response, body) -> None:
