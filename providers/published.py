@@ -142,6 +142,17 @@ def _request_args() -> dict | None:
     return request
 
 
+def _server_url() -> str:
+    """pygeoapi's ``server.url`` (the URL clients use), as its own links do."""
+    import sys
+    flask_app = sys.modules.get("pygeoapi.flask_app")
+    try:
+        return str(flask_app.CONFIG["server"]["url"]).rstrip("/")
+    except (AttributeError, KeyError, TypeError):
+        from portail.settings import get_settings
+        return get_settings().public_url
+
+
 def _crs_srid(uri: str | None, what: str) -> tuple[int, bool]:
     if uri is None:
         return 4326, False
@@ -391,8 +402,7 @@ class PublishedViewProvider(BaseProvider):
             except RuntimeError:  # pragma: no cover
                 pass
             return []
-        from portail.settings import get_settings
-        base = f"{get_settings().public_url}{req.path}"
+        base = f"{_server_url()}{req.path}"
         args = [(k, v) for k, v in req.args.items(multi=True)
                 if k not in ("offset", CURSOR_PARAM)]
         next_args = [*args, ("offset", end)]
