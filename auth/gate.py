@@ -81,7 +81,9 @@ def prepare_pygeoapi(settings: Settings, regenerate: bool = False) -> None:
     os.environ["PYGEOAPI_CONFIG"] = str(settings.pygeoapi_config)
     os.environ["PYGEOAPI_OPENAPI"] = str(settings.openapi_path)
     os.environ["PORTAIL_URL"] = settings.public_url
-    if not regenerate and settings.openapi_path.exists():
+    if not settings.openapi_path.exists():
+        regenerate = True
+    elif not regenerate:
         regenerate = _SCHEME_MARK not in settings.openapi_path.read_text(encoding="utf-8")
     if regenerate:
         from pygeoapi.openapi import generate_openapi_document
@@ -112,6 +114,12 @@ def _build_app(settings: Settings, gate: bool) -> Flask:
     app.url_map.strict_slashes = False
     app.json.ensure_ascii = False   # messages in French, readable with curl
     app.register_blueprint(pygeoapi_blueprint)
+    # Corrections to pygeoapi's answers (links, queryable titles, conformance) and
+    # the data dictionary pages: behind the gate like every other route.
+    from data_dictionary.web import BLUEPRINT as dictionary_pages
+    from providers.web import BLUEPRINT as ogc_adjustments
+    app.register_blueprint(ogc_adjustments)
+    app.register_blueprint(dictionary_pages)
 
     if gate:
         _install_gate(app, settings, gate_pool)

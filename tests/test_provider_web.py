@@ -1,5 +1,5 @@
 """The response hooks (providers.web) and the dictionary pages (data_dictionary.web),
-on the real app (auth.gate.create_app) with both blueprints registered, in process."""
+on the real app (auth.gate.create_app), in process."""
 from __future__ import annotations
 
 import base64
@@ -14,12 +14,8 @@ ITEMS = "/collections/communes/items"
 @pytest.fixture(scope="module")
 def client(settings, communes_loaded, account):
     from auth.gate import create_app
-    from data_dictionary.web import BLUEPRINT as dictionary_pages
-    from providers.web import BLUEPRINT as ogc_adjustments
 
-    app = create_app(settings)
-    app.register_blueprint(ogc_adjustments)
-    app.register_blueprint(dictionary_pages)
+    app = create_app(settings)  # registers the hooks and the dictionary pages itself
     token = base64.b64encode(f"{account[0]}:{account[1]}".encode()).decode()
     client = app.test_client()
     client.environ_base["HTTP_AUTHORIZATION"] = f"Basic {token}"
