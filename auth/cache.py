@@ -66,11 +66,7 @@ class CredentialCache:
         self.enabled = True      # False while invalidations could be missed
 
     def key(self, credentials: str) -> bytes:
-        """Keyed hash of the credentials as sent (the Authorization header's value).
-
-        Hashing the header as received spares decoding it on a cache hit; two
-        spellings of the same credentials merely make two entries.
-        """
+        """Keyed hash (HMAC, per-process key) of the login and password pair."""
         return hmac.new(self._key, credentials.encode("utf-8", "surrogatepass"),
                         hashlib.sha256).digest()
 

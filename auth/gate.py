@@ -27,6 +27,7 @@ from pathlib import Path
 import psycopg
 import yaml
 from flask import Flask, g, jsonify, request
+from flask_httpauth import HTTPBasicAuth
 from psycopg_pool import PoolTimeout
 
 from auth.accounts import authenticate
@@ -161,12 +162,49 @@ def _install_gate(app: Flask, settings: Settings, gate_pool) -> None:
     app.extensions["portail_gate"] = {"cache": cache, "listener": listener, "audit": audit}
     challenge = {"WWW-Authenticate": f'Basic realm="{settings.realm}", charset="UTF-8"'}
 
-    def unauthorized():
+    basic = HTTPBasicAuth(realm=settings.realm)  # parsing and challenge: flask-httpauth
+
+    @basic.verify_password
+    def _verify(login: str, password: str):
+        g.outcome = None
+        if not login:
+            return None   # no credentials: challenge without spending a hash
+        address = request.remote_addr or "0.0.0.0"
+        key = cache.key(f"{login}\x00{password}")   # a keyed hash, never the password
+        account = cache.get(key)
+        if account is not None and not cache.is_locked(account.login, address):
+            g.login = account.login
+            return account
+        listener.ensure_running()
+        generation = cache.generation
+        with gate_pool().connection() as conn:
+            outcome = authenticate(conn, login, password, address)
+        g.login, g.outcome = outcome.known_login, outcome
+        if outcome.kind == "ok":
+            cache.put(key, login, outcome.account, generation, outcome.lifetime)
+            return outcome.account
+        return None
+
+    @basic.error_handler
+    def _refused(status: int):
+        outcome = g.get("outcome")
+        if outcome is not None and outcome.kind == "locked":
+            body = {"code": "TooManyRequests",
+                    "description": "Trop de tentatives de connexion échouées : réessayez dans "
+                                   f"{outcome.retry_after} secondes."}
+            return jsonify(body), 429, {"Retry-After": str(outcome.retry_after)}
+        if outcome is not None and outcome.kind == "refused":
+            # Still a 401 with the challenge: once the administrator has acted (new
+            # password, re-enabled account), the client asks for credentials again.
+            return jsonify({"code": "Unauthorized", "description": outcome.message}), 401, \
+                challenge
         body = {"code": "Unauthorized",
                 "description": "Authentification requise : identifiant ou mot de passe "
                                "manquant ou incorrect. Un compte personnel est délivré par "
                                "l'administrateur du portail (MEL)."}
         return jsonify(body), 401, challenge
+
+    check_credentials = basic.login_required(lambda: None)
 
     @app.before_request
     def _gate():
@@ -174,38 +212,7 @@ def _install_gate(app: Flask, settings: Settings, gate_pool) -> None:
         g.login = None
         if is_public(request.path):
             return None
-        header = request.headers.get("Authorization")
-        if not header:
-            return unauthorized()   # no credentials: challenge without spending a hash
-        address = request.remote_addr or "0.0.0.0"
-        key = cache.key(header)
-        account = cache.get(key)
-        if account is not None and not cache.is_locked(account.login, address):
-            g.login = account.login
-            return None
-        credentials = request.authorization
-        if credentials is None or credentials.type != "basic" or not credentials.username:
-            return unauthorized()
-        login, password = credentials.username, credentials.password or ""
-        listener.ensure_running()
-        generation = cache.generation
-        with gate_pool().connection() as conn:
-            outcome = authenticate(conn, login, password, address)
-        g.login = outcome.known_login
-        if outcome.kind == "ok":
-            cache.put(key, login, outcome.account, generation, outcome.lifetime)
-            return None
-        if outcome.kind == "locked":
-            body = {"code": "TooManyRequests",
-                    "description": "Trop de tentatives de connexion échouées : réessayez dans "
-                                   f"{outcome.retry_after} secondes."}
-            return jsonify(body), 429, {"Retry-After": str(outcome.retry_after)}
-        if outcome.kind == "refused":
-            # Still a 401 with the challenge: once the administrator has acted (new
-            # password, re-enabled account), the client asks for credentials again.
-            return jsonify({"code": "Unauthorized", "description": outcome.message}), 401, \
-                challenge
-        return unauthorized()
+        return check_credentials()
 
     @app.after_request
     def _audit(response):
