@@ -65,7 +65,9 @@ def suppress(structure: Structure, values: list[float], threshold: int,
     for rounds in range(1, max_rounds + 1):
         pub = Publication(structure, [values[i] if status[i] in (PUBLISHED, EMPTY) else None
                                       for i in range(len(aggs))])
-        leaks = Attack(pub, threshold, protect_units=protect_units).leaks()
+        attack = Attack(pub, threshold, protect_units=protect_units)
+        # Cheap remainder checks first; the linear algebra only once they pass.
+        leaks = attack.leaks(exact=False) or attack.leaks(remainders=False)
         if not leaks:
             return Suppression(status, rounds)
         hidden_now: set[int] = set()
