@@ -1,1 +1,1 @@
-"""The data dictionary: the single source of truth for layers and fields."""
+"""Data dictionary of the portal: the single source of truth for layers and fields."""

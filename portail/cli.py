@@ -167,6 +167,47 @@ def config_validate():
     click.echo(f"{get_settings().pygeoapi_config} : configuration valide.")
 
 
+@config.command("generate")
+@click.option("--check", is_flag=True,
+              help="Ne rien écrire ; échouer si le fichier diffère du dictionnaire.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Fichier à écrire (défaut : pygeoapi-config.yml du dépôt).")
+def config_generate(check, output):
+    """Génère pygeoapi-config.yml depuis le dictionnaire de données (data_dictionary/)."""
+    from data_dictionary.model import load_dictionary
+    from data_dictionary.pygeoapi import render_config, write_config
+    from portail.pygeoapi_config import validate_config_file
+    target = output or REPO_ROOT / "pygeoapi-config.yml"
+    dic = load_dictionary()
+    if check:
+        current = target.read_text(encoding="utf-8") if target.exists() else ""
+        if current != render_config(dic):
+            raise UserError(f"{target} n'est plus à jour avec le dictionnaire de données.",
+                            hint="Lancez : portail-lls config generate")
+        click.echo(f"{target} : à jour avec le dictionnaire ({len(dic.layers)} collection(s)).")
+        return
+    changed = write_config(target, dic)
+    validate_config_file(target)
+    click.echo(f"{target} : {'régénéré' if changed else 'inchangé'} "
+               f"({len(dic.layers)} collection(s)). Redémarrez le serveur pour l'appliquer.")
+
+
+@config.command("dictionary")
+@click.option("--format", "fmt", type=click.Choice(["html", "md", "xlsx"]), default="md",
+              show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def config_dictionary(fmt, output):
+    """Écrit le dictionnaire de données (document remis aux nouveaux comptes)."""
+    from data_dictionary import render
+    if fmt == "xlsx":
+        output.write_bytes(render.to_xlsx())
+    else:
+        text = render.to_html(base=get_settings().public_url) if fmt == "html" \
+            else render.to_markdown()
+        output.write_text(text, encoding="utf-8")
+    click.echo(f"Dictionnaire écrit dans {output}.")
+
+
 # -- demo -----------------------------------------------------------------------------------
 @main.command()
 @click.option("--port", type=int, default=None, help="Port HTTP (défaut : PORT ou 5000).")
@@ -186,6 +227,7 @@ def demo(port):
     else:
         click.echo("Données de démonstration déjà chargées.")
     password = demo_password(settings)
+    # The demo account belongs to a demo organisation recorded as a signatory.
     set_account(settings.owner_dsn(), DEMO_LOGIN, password)
     click.echo("Démarrage du serveur …")
     srv.start(settings)
@@ -202,11 +244,13 @@ def demo(port):
 
 
 # Verb families that live with their package.
-from auth.cli import users  # noqa: E402
+from auth.cli import audit, orgs, users  # noqa: E402
 from etl.cli import etl  # noqa: E402
 
 main.add_command(etl)
 main.add_command(users)
+main.add_command(orgs)
+main.add_command(audit)
 
 if __name__ == "__main__":
     main()
