@@ -252,5 +252,21 @@ main.add_command(users)
 main.add_command(orgs)
 main.add_command(audit)
 
+
+@audit.command("secret")
+def audit_secret():
+    """Attaque les données publiées comme un analyste : sort en erreur à la moindre fuite."""
+    from portail.secret.audit import audit as run_audit
+    settings = get_settings()
+    report = run_audit(settings.owner_dsn(), settings.service_dsn())
+    for offence in report.offences:
+        click.echo(f"FUITE {offence}")
+    if not report.ok:
+        click.secho(f"{len(report.offences)} fuite(s) sur {report.checked} chiffres publiés "
+                    "examinés.", fg="red", err=True)
+        sys.exit(1)
+    click.secho(f"Aucune fuite : {report.checked} chiffres publiés examinés (seuil, blancs, "
+                "différences entre échelles, fenêtres de 3 ans).", fg="green")
+
 if __name__ == "__main__":
     main()

@@ -205,11 +205,16 @@ SELECT t.echelle, t.code || '-' || m.millesime AS id, t.code, t.nom, t.code_inse
        round(100.0 * a.nb_q1 / nullif(a.nb_attributions, 0), 1) AS part_q1,
        round(100.0 * a.nb_dalo / nullif(a.nb_attributions, 0), 1) AS part_dalo,
        -- The in/out QPV split has its own status: its parts are figures too.
-       coalesce(sh.statut, CASE WHEN t.echelle IN ('commune', 'mel') THEN 'Z' ELSE 'N' END)
-           AS statut_qpv,
-       split.nb_hors_qpv, split.nb_q1_hors_qpv,
+       CASE WHEN t.echelle NOT IN ('commune', 'mel') THEN 'N'
+            WHEN 'S' IN (sh.statut, se.statut) THEN 'S'
+            WHEN 'C' IN (sh.statut, se.statut) THEN 'C'
+            WHEN s.statut IS DISTINCT FROM 'P' THEN coalesce(s.statut, 'Z')
+            ELSE 'P' END AS statut_qpv,
+       CASE WHEN split.code IS NOT NULL THEN coalesce(split.nb_hors_qpv, 0) END AS nb_hors_qpv,
+       CASE WHEN split.code IS NOT NULL THEN coalesce(split.nb_q1_hors_qpv, 0) END AS nb_q1_hors_qpv,
        round(100.0 * split.nb_q1_hors_qpv / nullif(split.nb_hors_qpv, 0), 1) AS part_q1_hors_qpv,
-       split.nb_en_qpv, split.nb_q2_q4_en_qpv,
+       CASE WHEN split.code IS NOT NULL THEN coalesce(split.nb_en_qpv, 0) END AS nb_en_qpv,
+       CASE WHEN split.code IS NOT NULL THEN coalesce(split.nb_q2_q4_en_qpv, 0) END AS nb_q2_q4_en_qpv,
        round(100.0 * split.nb_q2_q4_en_qpv / nullif(split.nb_en_qpv, 0), 1) AS part_q2_q4_en_qpv,
        t.geom
 FROM core.territoire t
@@ -228,7 +233,8 @@ LEFT JOIN core.secret_statut se
        ON se.theme = 'attributions' AND se.millesime = m.millesime
       AND se.echelle = t.echelle || '-en-qpv' AND se.code = t.code
 LEFT JOIN core.attributions_par_territoire split
-       ON t.echelle IN ('commune', 'mel') AND sh.statut IN ('P', 'Z') AND se.statut IN ('P', 'Z')
+       ON t.echelle IN ('commune', 'mel')
+      AND coalesce(sh.statut, 'Z') IN ('P', 'Z') AND coalesce(se.statut, 'Z') IN ('P', 'Z')
       AND s.statut = 'P'
       AND coalesce(split.nb_hors_qpv, 0) NOT BETWEEN 1 AND regle.seuil - 1
       AND coalesce(split.nb_en_qpv, 0) NOT BETWEEN 1 AND regle.seuil - 1
