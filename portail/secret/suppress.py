@@ -32,12 +32,14 @@ class Suppression:
 
 
 def suppress(structure: Structure, values: list[float], threshold: int,
-             published: list[bool] | None = None, protect_units: bool = True,
-             max_rounds: int = 500) -> Suppression:
+             published: list[bool] | None = None, forced: set[int] = frozenset(),
+             protect_units: bool = True, max_rounds: int = 500) -> Suppression:
     """Statuses of every aggregate so that no leak remains.
 
     ``published[i]`` False marks an aggregate that is never shown but must not be
-    derivable either (a single attribution year).
+    derivable either (a single attribution year). ``forced`` aggregates are
+    hidden as primary whatever their value (a résidence under the threshold in
+    the parc hides its occupation too).
     """
     aggs = structure.aggregates
     twins: dict[frozenset, list[int]] = defaultdict(list)
@@ -51,7 +53,7 @@ def suppress(structure: Structure, values: list[float], threshold: int,
         if published is not None and not published[i]:
             status[i] = NEVER
     for i, value in enumerate(values):
-        if status[i] == PUBLISHED and value < threshold:
+        if status[i] == PUBLISHED and (value < threshold or i in forced):
             status[i] = PRIMARY
 
     def hide(i: int, code: str) -> None:

@@ -2,8 +2,8 @@
 
 Parc and occupation: units are résidences, published at résidence, IRIS, QPV,
 commune and MEL scales. Attributions: units are cells (IRIS × QPV part) × year,
-published at IRIS, QPV, commune and MEL scales as 3-year windows, never per
-résidence nor per year (the single years are added as always-hidden aggregates,
+published at IRIS, QPV, commune and MEL scales as 3-year windows (the commune
+and MEL totals also split inside / outside QPV), never per résidence nor per year (the single years are added as always-hidden aggregates,
 so that the attack proves none of them can be derived).
 """
 from __future__ import annotations
@@ -55,8 +55,10 @@ def attribution_problem(cells: list[Unit], windows: list[int], window_years: int
     """
     groups: dict[tuple, list[int]] = defaultdict(list)
     for n, c in enumerate(cells):
+        side = "en-qpv" if c.code_qpv else "hors-qpv"
         for scale, code in (("iris", c.code_iris), ("commune", c.code_insee), ("mel", MEL),
-                            ("qpv", c.code_qpv)):
+                            ("qpv", c.code_qpv), (f"commune-{side}", c.code_insee),
+                            (f"mel-{side}", MEL)):
             if code:
                 groups[(scale, code)].append(n)
     aggregates: list[Aggregate] = []
