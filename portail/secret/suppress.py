@@ -53,7 +53,7 @@ def suppress(structure: Structure, values: list[float], threshold: int,
         if published is not None and not published[i]:
             status[i] = NEVER
     for i, value in enumerate(values):
-        if status[i] == PUBLISHED and (value < threshold or i in forced):
+        if i in forced or (status[i] == PUBLISHED and value < threshold):
             status[i] = PRIMARY
 
     def hide(i: int, code: str) -> None:
