@@ -58,7 +58,7 @@ def suppress(structure: Structure, values: list[float], threshold: int,
 
     def hide(i: int, code: str) -> None:
         for j in twins[aggs[i].members]:
-            if status[j] == PUBLISHED:
+            if status[j] in (PUBLISHED, EMPTY):   # a zero can give a hidden unit away too
                 status[j] = code
 
     for i in [i for i, s in enumerate(status) if s == PRIMARY]:
@@ -77,6 +77,8 @@ def suppress(structure: Structure, values: list[float], threshold: int,
             if hidden_now & set(leak.fixes):
                 continue  # this round already touched it; re-check next round
             choice = next((j for j in leak.fixes if status[j] == PUBLISHED), None)
+            if choice is None:
+                choice = next((j for j in leak.fixes if status[j] == EMPTY), None)
             if choice is None:
                 continue
             hide(choice, COMPLEMENTARY)
