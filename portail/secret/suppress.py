@@ -74,7 +74,7 @@ def suppress(structure: Structure, values: list[float], threshold: int,
             return Suppression(status, rounds)
         hidden_now: set[int] = set()
         for leak in leaks:
-            if hidden_now & set(leak.fixes):
+            if leak.kind == "remainder" and hidden_now & set(leak.fixes):
                 continue  # this round already touched it; re-check next round
             choice = next((j for j in leak.fixes if status[j] == PUBLISHED), None)
             if choice is None:
