@@ -33,13 +33,16 @@ class Suppression:
 
 def suppress(structure: Structure, values: list[float], threshold: int,
              published: list[bool] | None = None, forced: set[int] = frozenset(),
+             forced_complementary: set[int] = frozenset(),
              protect_units: bool = True, max_rounds: int = 500) -> Suppression:
     """Statuses of every aggregate so that no leak remains.
 
     ``published[i]`` False marks an aggregate that is never shown but must not be
     derivable either (a single attribution year). ``forced`` aggregates are
     hidden as primary whatever their value (a résidence under the threshold in
-    the parc hides its occupation too).
+    the parc hides its occupation too); ``forced_complementary`` ones are hidden
+    as complementary from the start (a résidence hidden in the parc to protect
+    another stays hidden in the themes whose base is close to its dwellings).
     """
     aggs = structure.aggregates
     twins: dict[frozenset, list[int]] = defaultdict(list)
@@ -63,6 +66,8 @@ def suppress(structure: Structure, values: list[float], threshold: int,
 
     for i in [i for i, s in enumerate(status) if s == PRIMARY]:
         hide(i, PRIMARY)
+    for i in forced_complementary:
+        hide(i, COMPLEMENTARY)
 
     for rounds in range(1, max_rounds + 1):
         pub = Publication(structure, [values[i] if status[i] in (PUBLISHED, EMPTY) else None
