@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from portail.secret.suppress import NEVER, PRIMARY, suppress
+from portail.secret.suppress import COMPLEMENTARY, NEVER, PRIMARY, suppress
 from portail.secret.territory import Unit, attribution_problem, residence_problem
 
 
@@ -82,9 +82,13 @@ def compute_statuses(conn: psycopg.Connection) -> StatusSummary:
         structure, values = residence_problem(units)
         parc = suppress(structure, values, rules.seuil)
         keep("parc", millesime, structure, values, parc)
-        # Under the threshold in the parc: no data at all for the résidence.
+        # Under the threshold in the parc: no data at all for the résidence. Hidden in
+        # the parc to protect another: hidden in the other themes too, whose bases
+        # (households, rent records) are close to its number of dwellings.
         small = {u.key for i, u in enumerate(units)
                  if parc.status[structure.unit_aggregate[i]] == PRIMARY}
+        shielding = {u.key for i, u in enumerate(units)
+                     if parc.status[structure.unit_aggregate[i]] == COMPLEMENTARY}
         for theme, value_sql, table in (
                 ("occupation", "v.nb_menages", "core.occupation"),
                 ("quittance", "v.nb_logements_renseignes", "core.loyer_charges")):
@@ -93,8 +97,11 @@ def compute_statuses(conn: psycopg.Connection) -> StatusSummary:
                 continue
             structure, values = residence_problem(units)
             forced = {structure.unit_aggregate[i] for i, u in enumerate(units) if u.key in small}
+            shields = {structure.unit_aggregate[i] for i, u in enumerate(units)
+                       if u.key in shielding}
             keep(theme, millesime, structure, values,
-                 suppress(structure, values, rules.seuil, forced=forced))
+                 suppress(structure, values, rules.seuil, forced=forced,
+                          forced_complementary=shields))
 
     cells = [Unit(f"{a}-{i}-{q or ''}", i, c, q, float(n), annee=a) for a, c, i, q, n in conn.execute(
         "SELECT annee, code_insee, code_iris, code_qpv, nb_attributions FROM core.attribution "

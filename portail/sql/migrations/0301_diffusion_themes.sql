@@ -40,7 +40,8 @@ SELECT r.residence_id || '-' || r.millesime AS id,
        round(100.0 * p.nb_dpe_f_g / nullif(p.nb_logements, 0), 1) AS part_dpe_f_g,
        CASE WHEN p.nb_loyer_renseigne >= regle.seuil
             THEN round(p.loyer_total / nullif(p.surface_louee, 0), 2) END AS loyer_m2,
-       coalesce(sq.statut, CASE WHEN pub.ok THEN 'Z' ELSE coalesce(s.statut, 'S') END) AS statut_quittance,
+       coalesce(sq.statut, CASE WHEN coalesce(s.statut, 'S') = 'S' THEN 'S' ELSE 'Z' END)
+           AS statut_quittance,
        q.nb_logements_renseignes AS nb_quittances,
        round((q.loyer_total + q.charges_total) / nullif(q.nb_logements_renseignes, 0), 0) AS quittance_moyenne,
        round(q.charges_total / nullif(q.nb_logements_renseignes, 0), 0) AS charges_moyennes,
@@ -58,10 +59,11 @@ CROSS JOIN LATERAL (SELECT s.statut = 'P' AND pr.nb_logements >= regle.seuil AS 
 LEFT JOIN core.parc_par_residence p
        ON pub.ok AND p.millesime = r.millesime AND p.residence_id = r.residence_id
 LEFT JOIN core.secret_statut sq
-       ON pub.ok AND sq.theme = 'quittance' AND sq.millesime = r.millesime
+       ON sq.theme = 'quittance' AND sq.millesime = r.millesime
       AND sq.echelle = 'residence' AND sq.code = r.residence_id
 LEFT JOIN core.loyer_charges q
-       ON pub.ok AND sq.statut = 'P' AND q.nb_logements_renseignes >= regle.seuil
+       ON sq.statut = 'P' AND q.nb_logements_renseignes >= regle.seuil
+      AND pr.nb_logements >= regle.seuil
       AND q.millesime = r.millesime AND q.residence_id = r.residence_id;
 CREATE UNIQUE INDEX parc_residence_id ON diffusion.parc_residence (id);
 CREATE INDEX parc_residence_millesime ON diffusion.parc_residence (millesime, residence_id);
@@ -208,8 +210,8 @@ SELECT t.echelle, t.code || '-' || m.millesime AS id, t.code, t.nom, t.code_inse
        CASE WHEN t.echelle NOT IN ('commune', 'mel') THEN 'N'
             WHEN 'S' IN (sh.statut, se.statut) THEN 'S'
             WHEN 'C' IN (sh.statut, se.statut) THEN 'C'
-            WHEN s.statut IS DISTINCT FROM 'P' THEN coalesce(s.statut, 'Z')
-            ELSE 'P' END AS statut_qpv,
+            WHEN 'P' IN (sh.statut, se.statut) THEN 'P'
+            ELSE 'Z' END AS statut_qpv,
        CASE WHEN split.code IS NOT NULL THEN coalesce(split.nb_hors_qpv, 0) END AS nb_hors_qpv,
        CASE WHEN split.code IS NOT NULL THEN coalesce(split.nb_q1_hors_qpv, 0) END AS nb_q1_hors_qpv,
        round(100.0 * split.nb_q1_hors_qpv / nullif(split.nb_hors_qpv, 0), 1) AS part_q1_hors_qpv,
@@ -235,7 +237,6 @@ LEFT JOIN core.secret_statut se
 LEFT JOIN core.attributions_par_territoire split
        ON t.echelle IN ('commune', 'mel')
       AND coalesce(sh.statut, 'Z') IN ('P', 'Z') AND coalesce(se.statut, 'Z') IN ('P', 'Z')
-      AND s.statut = 'P'
       AND coalesce(split.nb_hors_qpv, 0) NOT BETWEEN 1 AND regle.seuil - 1
       AND coalesce(split.nb_en_qpv, 0) NOT BETWEEN 1 AND regle.seuil - 1
       AND split.echelle = t.echelle AND split.millesime = m.millesime AND split.code = t.code
