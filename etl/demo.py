@@ -32,6 +32,7 @@ from etl.loading import current_year
 from portail.settings import REPO_ROOT
 
 REFERENCE = REPO_ROOT / "data" / "reference"
+DEMO_SEED = 2026
 LANDLORDS = [(f"BAILLEUR FICTIF {i:02d}", f"9{i:02d}000{i:03d}") for i in range(1, 16)]
 STREETS = ["DE LA REPUBLIQUE", "JEAN JAURES", "DU GENERAL DE GAULLE", "VICTOR HUGO", "DES ROSES",
            "PASTEUR", "DU MOULIN", "DE LA GARE", "DES TILLEULS", "GAMBETTA", "DE LILLE", "DE PARIS",
@@ -549,3 +550,15 @@ def _ensure_communes(owner_dsn: str, echo) -> None:
         from etl.communes import load_communes
         s = load_communes(owner_dsn, REFERENCE / "mel_communes.geojson", 2026)
         echo(f"{s.rows_loaded} communes de référence chargées.")
+
+
+def demo_loaded(owner_dsn: str) -> int | None:
+    """The data version if the demo dataset is loaded (every source of its plan), else None."""
+    from portail.db import connect
+    with connect(owner_dsn) as conn:
+        n_rpls, n_sources = conn.execute(
+            "SELECT count(*) FILTER (WHERE source = 'rpls'), count(DISTINCT source) "
+            "FROM core.load WHERE fictif").fetchone()
+        if n_rpls < 3 or n_sources < 14:
+            return None
+        return conn.execute("SELECT data_version FROM diffusion.data_version").fetchone()[0]

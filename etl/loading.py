@@ -277,6 +277,7 @@ def run_load(owner_dsn: str, source: str, millesime: int, path: Path, rows_read:
                 summary.seconds = time.monotonic() - started
                 return summary
             loaded, db_rejections, warnings = load(conn)
+            _analyze(conn, source)
             rejections = read_rejections + db_rejections
             check_rejects(path, rejections, rows_read, max_rejects)
             conn.execute(
@@ -300,6 +301,14 @@ def run_load(owner_dsn: str, source: str, millesime: int, path: Path, rows_read:
             summary.warnings = warnings
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _analyze(conn: psycopg.Connection, source: str) -> None:
+    """Fresh statistics for the tables just swapped: later joins (proximity) plan on them."""
+    from etl.retention import SOURCE_TABLES
+    tables = [SOURCE_TABLES[source]] + (["residence"] if source == "rpls" else [])
+    for t in tables:
+        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier("core", t)))
 
 
 def swap_millesime(conn: psycopg.Connection, table: tuple[str, str], millesime: int,
