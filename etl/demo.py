@@ -78,7 +78,6 @@ class Territory:
         if n <= 0:
             return np.empty((0, 2))
         minx, miny, maxx, maxy = poly.bounds
-        prepared = shapely.prepared.prep(poly) if hasattr(shapely, "prepared") else None
         shapely.prepare(poly)
         out = []
         got = 0
@@ -90,7 +89,6 @@ class Territory:
             pts = np.column_stack([xs[inside], ys[inside]])
             out.append(pts)
             got += len(pts)
-        del prepared
         return np.concatenate(out)[:n]
 
 
@@ -206,11 +204,9 @@ def make_dwellings(res: pd.DataFrame, m: int, seed: int) -> pd.DataFrame:
     idx = np.repeat(np.arange(len(res)), n)
     r = res.iloc[idx].reset_index(drop=True)
     k = np.concatenate([np.arange(s) for s in n])
-    fixed = np.random.default_rng([seed, 1])  # dwelling attributes: stable across millésimes
-    # Stable per-dwelling draws: hash of (résidence, rank).
+    # Stable per-dwelling draws (the same every millésime): a hash of (seed, résidence, rank).
     h = (r.res.to_numpy().astype(np.int64) * 1_000_003 + k * 7_919 + seed * 104_729) % 2_147_483_647
     u = lambda salt: ((h * (2 * salt + 1) * 48_271 + salt * 16_807) % 2_147_483_647) / 2_147_483_647
-    del fixed
     yr = np.random.default_rng([seed, m])
     pieces = np.clip(np.searchsorted(np.cumsum([0.08, 0.2, 0.34, 0.26, 0.09, 0.03]), u(1)) + 1, 1, 6)
     surface = np.round(14 + pieces * 17 + (u(2) - 0.5) * 14, 1)
