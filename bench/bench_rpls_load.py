@@ -4,6 +4,9 @@ Usage (needs the test/bench extra: sqlalchemy, geoalchemy2, psycopg2-binary):
 
     PORTAIL_STATE_DIR=/tmp/state-x .venv/bin/python bench/bench_rpls_load.py [--scale 1.0] [--repeat 1]
 
+(a state folder of its own is best: the script loads communes if none, and uses the oldest
+millésime kept by retention for its RPLS loads, deleted at the end.)
+
 It generates the demo RPLS file (fictitious, ~130,000 dwellings at scale 1), makes sure the
 communes are loaded, then times, on the same file:
   A. the write alone, same GeoDataFrame, same columns: ``to_postgis`` against one COPY;
@@ -61,7 +64,9 @@ def main() -> None:
     iris = make_iris(t)
     qpv = make_qpv(t, args.scale)
     res = make_residences(t, iris, qpv, args.scale)
-    m = 2024
+    # A millésime of its own (the oldest kept), removed at the end: the demo's stay untouched.
+    from etl.retention import oldest_kept
+    m = oldest_kept()
     dw = make_dwellings(residences_of_year(res, m, m, rng), m, args.seed)
     path = tmp / "RPLS_bench.csv"
     write_semicolon(path, dw, RPLS_COLUMNS, encoding="cp1252")
@@ -143,6 +148,8 @@ def main() -> None:
     with connect(dsn) as conn:
         conn.execute("DROP TABLE IF EXISTS staging.bench_rpls_to_postgis")
         conn.execute("DROP TABLE IF EXISTS staging.bench_rpls_copy")
+        conn.execute("DELETE FROM core.residence WHERE millesime = %s", [m])
+        conn.execute("DELETE FROM core.load WHERE source = 'rpls' AND millesime = %s", [m])
         conn.commit()
 
 
