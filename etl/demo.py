@@ -139,7 +139,10 @@ def _mp(geom) -> MultiPolygon:
 
 
 # -- parc ----------------------------------------------------------------------------------------------
-def make_residences(t: Territory, iris: gpd.GeoDataFrame, qpv: gpd.GeoDataFrame, scale: float) -> pd.DataFrame:
+def make_residences(t: Territory, iris: gpd.GeoDataFrame, qpv: gpd.GeoDataFrame, scale: float,
+                    last_year: int | None = None) -> pd.DataFrame:
+    """Résidences with their size, place and construction year; some delivered recently, so
+    that each millésime (stock at 1 January) has new ones."""
     rng = t.rng
     n_res = max(60, int(5000 * scale))
     target = int(130_000 * scale)
@@ -175,7 +178,8 @@ def make_residences(t: Territory, iris: gpd.GeoDataFrame, qpv: gpd.GeoDataFrame,
     qpv_of = gpd.sjoin(pts, qpv[["code_qp", "geometry"]], how="left", predicate="within")
     qpv_of = qpv_of[~qpv_of.index.duplicated()].code_qp.to_numpy()
     landlord = rng.integers(0, len(LANDLORDS), n_res)
-    built = np.where(pd.notna(qpv_of), rng.integers(1955, 1980, n_res), rng.integers(1950, 2022, n_res))
+    last_year = last_year or current_year() - 1
+    built = np.where(pd.notna(qpv_of), rng.integers(1955, 1980, n_res), rng.integers(1950, last_year, n_res))
     return pd.DataFrame({
         "res": np.arange(n_res), "code_insee": commune_of, "x": xs, "y": ys, "size": size,
         "code_iris": [c if isinstance(c, str) else k + "0000" for c, k in zip(iris_of, commune_of)],
@@ -479,7 +483,7 @@ def generate(out: Path, seed: int = 1, scale: float = 1.0, millesimes: list[int]
     write_finess(out / "etalab-cs1100507-stock.csv", t, scale)
     plan += [("gtfs", out / "gtfs_ilevia.zip", geo_year), ("bpe", out / f"bpe_{geo_year}_xy.csv", geo_year),
              ("finess", out / "etalab-cs1100507-stock.csv", geo_year)]
-    res = make_residences(t, iris, qpv, scale)
+    res = make_residences(t, iris, qpv, scale, last_year=millesimes[-1])
     filo = make_filosofi(t, res, scale)
     filo.to_file(out / "Filosofi_carreaux_200m.gpkg", layer="carreaux_200m", driver="GPKG", engine="pyogrio")
     plan.append(("filosofi", out / "Filosofi_carreaux_200m.gpkg", millesimes[0]))
