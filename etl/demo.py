@@ -32,6 +32,7 @@ from etl.loading import current_year
 from portail.settings import REPO_ROOT
 
 REFERENCE = REPO_ROOT / "data" / "reference"
+DEMO_SEED = 2026
 LANDLORDS = [(f"BAILLEUR FICTIF {i:02d}", f"9{i:02d}000{i:03d}") for i in range(1, 16)]
 STREETS = ["DE LA REPUBLIQUE", "JEAN JAURES", "DU GENERAL DE GAULLE", "VICTOR HUGO", "DES ROSES",
            "PASTEUR", "DU MOULIN", "DE LA GARE", "DES TILLEULS", "GAMBETTA", "DE LILLE", "DE PARIS",
@@ -77,7 +78,6 @@ class Territory:
         if n <= 0:
             return np.empty((0, 2))
         minx, miny, maxx, maxy = poly.bounds
-        prepared = shapely.prepared.prep(poly) if hasattr(shapely, "prepared") else None
         shapely.prepare(poly)
         out = []
         got = 0
@@ -89,7 +89,6 @@ class Territory:
             pts = np.column_stack([xs[inside], ys[inside]])
             out.append(pts)
             got += len(pts)
-        del prepared
         return np.concatenate(out)[:n]
 
 
@@ -140,7 +139,10 @@ def _mp(geom) -> MultiPolygon:
 
 
 # -- parc ----------------------------------------------------------------------------------------------
-def make_residences(t: Territory, iris: gpd.GeoDataFrame, qpv: gpd.GeoDataFrame, scale: float) -> pd.DataFrame:
+def make_residences(t: Territory, iris: gpd.GeoDataFrame, qpv: gpd.GeoDataFrame, scale: float,
+                    last_year: int | None = None) -> pd.DataFrame:
+    """Résidences with their size, place and construction year; some delivered recently, so
+    that each millésime (stock at 1 January) has new ones."""
     rng = t.rng
     n_res = max(60, int(5000 * scale))
     target = int(130_000 * scale)
@@ -176,7 +178,8 @@ def make_residences(t: Territory, iris: gpd.GeoDataFrame, qpv: gpd.GeoDataFrame,
     qpv_of = gpd.sjoin(pts, qpv[["code_qp", "geometry"]], how="left", predicate="within")
     qpv_of = qpv_of[~qpv_of.index.duplicated()].code_qp.to_numpy()
     landlord = rng.integers(0, len(LANDLORDS), n_res)
-    built = np.where(pd.notna(qpv_of), rng.integers(1955, 1980, n_res), rng.integers(1950, 2022, n_res))
+    last_year = last_year or current_year() - 1
+    built = np.where(pd.notna(qpv_of), rng.integers(1955, 1980, n_res), rng.integers(1950, last_year, n_res))
     return pd.DataFrame({
         "res": np.arange(n_res), "code_insee": commune_of, "x": xs, "y": ys, "size": size,
         "code_iris": [c if isinstance(c, str) else k + "0000" for c, k in zip(iris_of, commune_of)],
@@ -205,11 +208,9 @@ def make_dwellings(res: pd.DataFrame, m: int, seed: int) -> pd.DataFrame:
     idx = np.repeat(np.arange(len(res)), n)
     r = res.iloc[idx].reset_index(drop=True)
     k = np.concatenate([np.arange(s) for s in n])
-    fixed = np.random.default_rng([seed, 1])  # dwelling attributes: stable across millésimes
-    # Stable per-dwelling draws: hash of (résidence, rank).
+    # Stable per-dwelling draws (the same every millésime): a hash of (seed, résidence, rank).
     h = (r.res.to_numpy().astype(np.int64) * 1_000_003 + k * 7_919 + seed * 104_729) % 2_147_483_647
     u = lambda salt: ((h * (2 * salt + 1) * 48_271 + salt * 16_807) % 2_147_483_647) / 2_147_483_647
-    del fixed
     yr = np.random.default_rng([seed, m])
     pieces = np.clip(np.searchsorted(np.cumsum([0.08, 0.2, 0.34, 0.26, 0.09, 0.03]), u(1)) + 1, 1, 6)
     surface = np.round(14 + pieces * 17 + (u(2) - 0.5) * 14, 1)
@@ -482,7 +483,7 @@ def generate(out: Path, seed: int = 1, scale: float = 1.0, millesimes: list[int]
     write_finess(out / "etalab-cs1100507-stock.csv", t, scale)
     plan += [("gtfs", out / "gtfs_ilevia.zip", geo_year), ("bpe", out / f"bpe_{geo_year}_xy.csv", geo_year),
              ("finess", out / "etalab-cs1100507-stock.csv", geo_year)]
-    res = make_residences(t, iris, qpv, scale)
+    res = make_residences(t, iris, qpv, scale, last_year=millesimes[-1])
     filo = make_filosofi(t, res, scale)
     filo.to_file(out / "Filosofi_carreaux_200m.gpkg", layer="carreaux_200m", driver="GPKG", engine="pyogrio")
     plan.append(("filosofi", out / "Filosofi_carreaux_200m.gpkg", millesimes[0]))
@@ -549,3 +550,15 @@ def _ensure_communes(owner_dsn: str, echo) -> None:
         from etl.communes import load_communes
         s = load_communes(owner_dsn, REFERENCE / "mel_communes.geojson", 2026)
         echo(f"{s.rows_loaded} communes de référence chargées.")
+
+
+def demo_loaded(owner_dsn: str) -> int | None:
+    """The data version if the demo dataset is loaded (every source of its plan), else None."""
+    from portail.db import connect
+    with connect(owner_dsn) as conn:
+        n_rpls, n_sources = conn.execute(
+            "SELECT count(*) FILTER (WHERE source = 'rpls'), count(DISTINCT source) "
+            "FROM core.load WHERE fictif").fetchone()
+        if n_rpls < 3 or n_sources < 14:
+            return None
+        return conn.execute("SELECT data_version FROM diffusion.data_version").fetchone()[0]

@@ -130,6 +130,25 @@ def create_stage(conn: psycopg.Connection, name: str, columns: Iterable[tuple[st
     return n
 
 
+def create_stage_frame(conn: psycopg.Connection, name: str, columns: Iterable[tuple[str, str]],
+                       frame) -> int:
+    """TEMP table ``name`` (ON COMMIT DROP) filled by one COPY (CSV) of the DataFrame's columns."""
+    import io as _io
+    cols = list(columns)
+    conn.execute(sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
+        sql.Identifier(name),
+        sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in cols)))
+    names = [c for c, _ in cols if c in frame.columns]
+    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+        sql.Identifier(name), sql.SQL(", ").join(sql.Identifier(c) for c in names))
+    buf = _io.StringIO()
+    frame[names].to_csv(buf, index=False, header=False, na_rep="")
+    with conn.cursor().copy(copy_sql) as copy:
+        copy.write(buf.getvalue())
+    conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(name)))
+    return len(frame)
+
+
 def _progress_stream(n: int):
     """Progress only for long steps, on stderr (never in captured test output)."""
     import io
@@ -258,6 +277,7 @@ def run_load(owner_dsn: str, source: str, millesime: int, path: Path, rows_read:
                 summary.seconds = time.monotonic() - started
                 return summary
             loaded, db_rejections, warnings = load(conn)
+            _analyze(conn, source)
             rejections = read_rejections + db_rejections
             check_rejects(path, rejections, rows_read, max_rejects)
             conn.execute(
@@ -281,6 +301,14 @@ def run_load(owner_dsn: str, source: str, millesime: int, path: Path, rows_read:
             summary.warnings = warnings
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _analyze(conn: psycopg.Connection, source: str) -> None:
+    """Fresh statistics for the tables just swapped: later joins (proximity) plan on them."""
+    from etl.retention import SOURCE_TABLES
+    tables = [SOURCE_TABLES[source]] + (["residence"] if source == "rpls" else [])
+    for t in tables:
+        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier("core", t)))
 
 
 def swap_millesime(conn: psycopg.Connection, table: tuple[str, str], millesime: int,

@@ -10,6 +10,7 @@ so it is stable across millésimes as long as the landlord and address are.
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
 import re
 import unicodedata
 from pathlib import Path
@@ -18,7 +19,8 @@ from psycopg import sql
 
 from etl import source as src
 from etl.errors import Rejection, SourceFileError
-from etl.loading import (create_stage, ensure_territory, fill_by_position, locate_points, reject,
+from etl.rawcopy import copy_and_check, fast_path_ok
+from etl.loading import (create_stage_frame, ensure_territory, fill_by_position, locate_points, reject,
                          run_load)
 from etl.points import detect_srid
 
@@ -41,13 +43,35 @@ def finan(value: str) -> str:
     return v
 
 
-def dpe_class(value: str) -> str:
+def _finan_sql(v, shown):
+    u = sql.SQL("upper(replace({}, ' ', ''))").format(v)
+    return (sql.SQL("{} <> ALL({})").format(u, sql.Literal(list(FINAN_FAMILIES))), u,
+            sql.SQL("'code de financement inconnu ' || {}").format(shown))
+
+
+finan.sql_twin = _finan_sql
+
+
+DPE_NONE = ("-", "NC", "N", "0")   # no diagnosis: stored as null
+
+
+def dpe_class(value: str) -> str | None:
     v = value.strip().upper()
-    if v in ("", "-", "NC", "N", "0"):
-        raise ValueError("absent")
+    if v in DPE_NONE:
+        return None
     if len(v) != 1 or not "A" <= v <= "G":
         raise ValueError(f"classe DPE invalide {value!r} (A à G)")
     return v
+
+
+def _dpe_sql(v, shown):
+    u = sql.SQL("upper({})").format(v)
+    return (sql.SQL("NOT ({u} = ANY({none}) OR {u} ~ '^[A-G]$')").format(u=u, none=sql.Literal(list(DPE_NONE))),
+            sql.SQL("CASE WHEN {u} = ANY({none}) THEN NULL ELSE {u} END").format(u=u, none=sql.Literal(list(DPE_NONE))),
+            sql.SQL("'classe DPE invalide ' || {} || ' (A à G)'").format(shown))
+
+
+dpe_class.sql_twin = _dpe_sql
 
 
 def lease_year(value: str) -> int:
@@ -57,11 +81,28 @@ def lease_year(value: str) -> int:
     return int(m.group(0))
 
 
+def _lease_sql(v, shown):
+    y = sql.SQL("substring({} from '(?:19|20)[0-9]{{2}}')").format(v)
+    return (sql.SQL("{} IS NULL").format(y), sql.SQL("{}::smallint").format(y),
+            sql.SQL("'date de bail illisible ' || {}").format(shown))
+
+
+lease_year.sql_twin = _lease_sql
+
+
 def mode_code(value: str) -> str:
     v = value.strip()
     if v not in MODE_STATUT:
         raise ValueError(f"mode d'occupation inconnu {value!r} (1 à 6)")
     return v
+
+
+def _mode_sql(v, shown):
+    return (sql.SQL("{} <> ALL({})").format(v, sql.Literal(list(MODE_STATUT))), v,
+            sql.SQL("'mode d''occupation inconnu ' || {} || ' (1 à 6)'").format(shown))
+
+
+mode_code.sql_twin = _mode_sql
 
 
 SPEC = src.CsvSpec(
@@ -81,21 +122,22 @@ SPEC = src.CsvSpec(
         src.Field("qpv_flag", ("QPV",), src.boolean, "boolean", required=False, nullable=True),
         src.Field("code_qpv", ("PLG_QPV", "CODE_QPV", "CODEQPV"), required=False, nullable=True),
         src.Field("typeconst", ("TYPECONST",), src.one_of("C", "I", "E"), required=False, nullable=True),
-        src.Field("nbpiece", ("NBPIECE",), src.integer, "smallint"),
-        src.Field("surfhab", ("SURFHAB",), src.non_negative(src.decimal), "numeric", nullable=True),
+        src.Field("nbpiece", ("NBPIECE",), src.between(src.integer, 1, 20), "smallint"),
+        src.Field("surfhab", ("SURFHAB",), src.between(src.decimal, Decimal("0.1"), 9999), "numeric",
+                  nullable=True),
         src.Field("construct", ("CONSTRUCT",), src.year, "smallint", nullable=True),
         src.Field("finan", ("FINAN",), finan),
         src.Field("conv", ("CONV",), src.boolean, "boolean"),
-        src.Field("loyer", ("LOYERPRINC",), src.non_negative(src.decimal), "numeric", nullable=True),
+        src.Field("loyer", ("LOYERPRINC",), src.between(src.decimal, 0, 99999), "numeric", nullable=True),
         src.Field("dpe_e", ("DPEENERGIE",), dpe_class, "text", required=False, nullable=True),
         src.Field("dpe_g", ("DPESERRE",), dpe_class, "text", required=False, nullable=True),
         src.Field("mode", ("MODE",), mode_code, required=False, nullable=True),
-        src.Field("duree_vacance", ("DUREE_VACANCE", "DUREEVACANCE"), src.integer, "integer",
+        src.Field("duree_vacance", ("DUREE_VACANCE", "DUREEVACANCE"), src.between(src.integer, 0, 1200), "integer",
                   required=False, nullable=True),
         src.Field("bail", ("BAIL", "REMLOCDATE"), lease_year, "smallint", required=False,
                   nullable=True),
-        src.Field("x", ("X", "LAMBERT_X", "LONGITUDE", "LON"), src.floating, "float8"),
-        src.Field("y", ("Y", "LAMBERT_Y", "LATITUDE", "LAT"), src.floating, "float8"),
+        src.Field("x", ("X", "LAMBERT_X", "LONGITUDE", "LON"), src.between(src.floating, -1e7, 1e8), "float8"),
+        src.Field("y", ("Y", "LAMBERT_Y", "LATITUDE", "LAT"), src.between(src.floating, -1e7, 1e8), "float8"),
     ))
 _NAMES = [f.name for f in SPEC.fields]
 _I = {n: i + 1 for i, n in enumerate(_NAMES)}  # position in a row (0 is the line)
@@ -114,41 +156,89 @@ def residence_key(bailleur: str, siren: str | None, code_insee: str | None, prog
     return "R" + hashlib.sha1(key.encode()).hexdigest()[:12]
 
 
-def _address(row) -> str:
-    parts = [row[_I["numvoie"]], row[_I["indrep"]], row[_I["typvoie"]], row[_I["nomvoie"]]]
-    return " ".join(p.strip() for p in parts if p and p.strip())
-
-
 STAGE_COLUMNS = [("_line", "int"), ("residence_id", "text"), ("adresse", "text")] + [
     ("_x" if f.name == "x" else "_y" if f.name == "y" else f.name, f.sqltype) for f in SPEC.fields] + [
     ("geom", "geometry(Point, 2154)"), ("code_iris", "text")]
 
 
+def read_rpls(path: Path, encoding: str | None):
+    """Decode and check the header; choose the COPY fast path or the line-by-line reader."""
+    path = Path(path)
+    if not path.exists():
+        raise SourceFileError(path, "fichier introuvable")
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise SourceFileError(path, [Rejection("ligne 1", None, "fichier vide")])
+    data, used = src.decode(path, raw, encoding)
+    first_line = data.split("\n", 1)[0].rstrip("\r")
+    known = {s for f in SPEC.fields for s in f.sources}
+    header, delimiter = src._split_header(path, first_line, SPEC.delimiter, known)
+    header = [h.strip() for h in header]
+    columns = src.resolve_columns(path, SPEC, header)
+    if len(set(header)) == len(header) and fast_path_ok(data, header, delimiter):
+        body = data[len(first_line):].strip("\r\n")
+        if not body:
+            raise SourceFileError(path, [Rejection("ligne 2", None, "aucune ligne de données")])
+        sample = src.read_csv(path, SPEC, text_data="\n".join(data.splitlines()[:1001]))
+        return {"fast": True, "data": data, "header": header, "delimiter": delimiter, "columns": columns,
+                "rows_read": body.count("\n") + 1, "rejections": [], "sample": sample}
+    result = src.read_csv(path, SPEC, encoding)
+    import pandas as pd
+    frame = pd.DataFrame(result.rows, columns=["_line"] + [f.name for f in SPEC.fields])
+    return {"fast": False, "frame": frame.rename(columns={"x": "_x", "y": "_y"}), "columns": result.columns,
+            "rows_read": result.rows_read, "rejections": result.rejections, "sample": result}
+
+
+def stage_rpls(conn, path: Path, read: dict) -> list[Rejection]:
+    """Fill TEMP ``rpls_stage`` (typed, with résidence ids and full IRIS codes); return rejections."""
+    if read["fast"]:
+        _, rejections = copy_and_check(conn, path, SPEC, read["data"], read["header"], read["delimiter"],
+                                       read["columns"], "rpls_stage", STAGE_COLUMNS)
+    else:
+        create_stage_frame(conn, "rpls_stage", STAGE_COLUMNS, read["frame"])
+        rejections = []
+    by = ["bailleur", "siren", "code_insee", "programme", "numvoie", "indrep", "typvoie", "nomvoie"]
+    combos = conn.execute(sql.SQL("SELECT DISTINCT {} FROM rpls_stage").format(
+        sql.SQL(", ").join(sql.Identifier(c) for c in by))).fetchall()
+    keys = []
+    for combo in combos:
+        address = " ".join(" ".join(str(p).strip() for p in combo[4:] if p and str(p).strip()).split())
+        keys.append(tuple("" if c is None else c for c in combo)
+                    + (address, residence_key(combo[0], combo[1], combo[2], combo[3], address)))
+    conn.execute("CREATE TEMP TABLE rpls_keys (bailleur text, siren text, code_insee text, programme text, "
+                 "numvoie text, indrep text, typvoie text, nomvoie text, adresse text, residence_id text) "
+                 "ON COMMIT DROP")
+    with conn.cursor().copy("COPY rpls_keys FROM STDIN") as copy:
+        for k in keys:
+            copy.write_row(k)
+    match = sql.SQL(" AND ").join(sql.SQL("coalesce(s.{c}, '') = k.{c}").format(c=sql.Identifier(c)) for c in by)
+    # A new table rather than an UPDATE of every row (twice faster on 130,000 dwellings).
+    others = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c, _ in STAGE_COLUMNS
+                                if c not in ("adresse", "residence_id", "code_iris"))
+    conn.execute(sql.SQL(
+        "CREATE TEMP TABLE rpls_stage_keyed ON COMMIT DROP AS SELECT {others}, k.adresse, k.residence_id, "
+        "CASE WHEN length(s.iris) = 4 AND s.code_insee IS NOT NULL THEN s.code_insee || s.iris "
+        "ELSE s.iris END AS code_iris FROM rpls_stage s JOIN rpls_keys k ON {match}").format(
+        others=others, match=match))
+    conn.execute("DROP TABLE rpls_stage")
+    conn.execute("ALTER TABLE rpls_stage_keyed RENAME TO rpls_stage")
+    return rejections
+
+
 def load_rpls(owner_dsn: str, path: Path, millesime: int, encoding: str | None = None,
               source_crs: str | None = None, max_rejects: float = 0.0, fictif: bool = False,
               force: bool = False):
-    result = src.read_csv(path, SPEC, encoding)
-    srid = detect_srid(path, result, source_crs)
-    staged = []
-    for row in result.rows:
-        address = _address(row)
-        code = row[_I["code_insee"]]
-        rid = residence_key(row[_I["bailleur"]], row[_I["siren"]], code, row[_I["programme"]], address)
-        iris = row[_I["iris"]]
-        if iris:
-            iris = iris.strip()
-            if len(iris) == 4 and code:
-                iris = code + iris
-        staged.append((row[0], rid, address, *row[1:], None, iris))
+    read = read_rpls(path, encoding)
+    srid = detect_srid(path, read["sample"], source_crs)
 
     def load(conn):
         ensure_territory(conn, path)
-        create_stage(conn, "rpls_stage", STAGE_COLUMNS, staged, label="logements")
-        rej = reject(conn, "rpls_stage", sql.SQL(
+        rej = stage_rpls(conn, path, read)
+        rej += reject(conn, "rpls_stage", sql.SQL(
             "s.code_insee IS NOT NULL AND NOT EXISTS "
             "(SELECT 1 FROM core.commune c WHERE c.code_insee = s.code_insee)"),
-            result.columns["code_insee"], sql.SQL("format('commune %s inconnue du territoire', s.code_insee)"))
-        located, warnings = locate_points(conn, "rpls_stage", srid, result.columns["x"], result.columns["y"],
+            read["columns"]["code_insee"], sql.SQL("format('commune %s inconnue du territoire', s.code_insee)"))
+        located, warnings = locate_points(conn, "rpls_stage", srid, read["columns"]["x"], read["columns"]["y"],
                                           fill=("code_insee",))
         rej += located
         if conn.execute("SELECT EXISTS (SELECT 1 FROM core.iris)").fetchone()[0]:
@@ -156,7 +246,7 @@ def load_rpls(owner_dsn: str, path: Path, millesime: int, encoding: str | None =
                                "NOT EXISTS (SELECT 1 FROM core.iris i WHERE i.code_iris = s.code_iris) "
                                "RETURNING _line, s.code_iris").fetchall()
             for line, code in sorted(bad)[:20]:
-                warnings.append(f"ligne {line}, champ {result.columns['iris']} : IRIS {code} inconnu, "
+                warnings.append(f"ligne {line}, champ {read['columns']['iris']} : IRIS {code} inconnu, "
                                 "remplacé par celui de la position")
             fill_by_position(conn, "rpls_stage", "code_iris", "t_iris")
         conn.execute("UPDATE rpls_stage SET code_iris = code_insee || '0000' WHERE code_iris IS NULL")
@@ -207,7 +297,7 @@ def load_rpls(owner_dsn: str, path: Path, millesime: int, encoding: str | None =
             warnings.append(f"{lost} ligne(s) d'occupation ou de loyers de résidences disparues supprimées")
         return n, rej, warnings
 
-    return run_load(owner_dsn, "rpls", millesime, path, result.rows_read, result.rejections, load,
+    return run_load(owner_dsn, "rpls", millesime, path, read["rows_read"], read["rejections"], load,
                     max_rejects, fictif, force)
 
 

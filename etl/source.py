@@ -30,6 +30,9 @@ def text(value: str) -> str:
     return value.strip()
 
 
+text.vector = "text"
+
+
 def integer(value: str) -> int:
     v = value.strip().replace(" ", "")
     if re.fullmatch(r"-?[0-9]+(\.0+)?", v):
@@ -52,12 +55,35 @@ def floating(value: str) -> float:
     return float(decimal(value))
 
 
+decimal.vector = "number"
+floating.vector = "number"
+
+
 def non_negative(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     def check(value: str):
         v = parse(value)
         if v < 0:
             raise ValueError(f"valeur négative {value!r}")
         return v
+    check.vector = getattr(parse, "vector", None)
+    check.sql = getattr(parse, "sql", None)
+    check.non_negative = True
+    return check
+
+
+SQL_LIMITS = {"smallint": (-32768, 32767), "integer": (-2147483648, 2147483647)}
+
+
+def between(parse: Callable[[str], Any], lo, hi) -> Callable[[str], Any]:
+    """``parse``, then the value must lie in [lo, hi] (the table's constraint, said early)."""
+    def check(value: str):
+        v = parse(value)
+        if not lo <= v <= hi:
+            raise ValueError(f"valeur {value.strip()!r} hors de l'intervalle [{lo}, {hi}]")
+        return v
+    check.vector = getattr(parse, "vector", None)
+    check.sql = getattr(parse, "sql", None)
+    check.bounds = (lo, hi)
     return check
 
 
@@ -68,6 +94,9 @@ def code_insee(value: str) -> str:
     if not CODE_INSEE.match(v):
         raise ValueError(f"code commune INSEE invalide {value!r}")
     return v
+
+
+integer.sql = "integer"
 
 
 def year(value: str) -> int:
@@ -83,16 +112,27 @@ def one_of(*allowed: str) -> Callable[[str], str]:
         if v not in allowed:
             raise ValueError(f"valeur {value!r} hors de la liste ({', '.join(allowed)})")
         return v
+    check.sql = "one_of"
+    check.allowed = allowed
     return check
+
+
+TRUE_VALUES = ("1", "o", "oui", "true", "vrai", "y", "yes")
+FALSE_VALUES = ("0", "2", "n", "non", "false", "faux", "no")
 
 
 def boolean(value: str) -> bool:
     v = value.strip().lower()
-    if v in ("1", "o", "oui", "true", "vrai", "y", "yes"):
+    if v in TRUE_VALUES:
         return True
-    if v in ("0", "2", "n", "non", "false", "faux", "no"):
+    if v in FALSE_VALUES:
         return False
     raise ValueError(f"booléen attendu (1/0, oui/non), lu {value!r}")
+
+
+year.sql = "year"
+code_insee.sql = "code_insee"
+boolean.sql = "boolean"
 
 
 # -- spec ------------------------------------------------------------------------------------
@@ -185,6 +225,21 @@ def _split_header(path: Path, first_line: str, expected: str | None,
     return header, expected
 
 
+def resolve_columns(path: Path, spec: CsvSpec, header: list[str]) -> dict[str, str | None]:
+    """Our field -> the header column used; every required column must be there."""
+    upper = {h.strip().upper(): h.strip() for h in header}
+    columns, missing = {}, []
+    for f in spec.fields:
+        found = next((upper[s.upper()] for s in f.sources if s.upper() in upper), None)
+        columns[f.name] = found
+        if found is None and f.required:
+            missing.append(Rejection("ligne 1 (en-tête)", f.sources[0],
+                                     "colonne absente (attendue : " + " ou ".join(f.sources) + ")"))
+    if missing:
+        raise SourceFileError(path, missing)
+    return columns
+
+
 def read_csv(path: Path, spec: CsvSpec, encoding: str | None = None,
              text_data: str | None = None) -> ReadResult:
     """Read and check every line; bad values become rejections, not exceptions."""
@@ -253,7 +308,11 @@ def read_csv(path: Path, spec: CsvSpec, encoding: str | None = None,
                 bad = True
                 continue
             try:
-                values.append(f.parse(raw_value))
+                parsed = f.parse(raw_value)
+                limits = SQL_LIMITS.get(f.sqltype)
+                if limits and not limits[0] <= parsed <= limits[1]:
+                    raise ValueError(f"valeur {raw_value.strip()!r} hors des limites du champ")
+                values.append(parsed)
             except ValueError as exc:
                 result.rejections.append(Rejection(where, columns[f.name], str(exc)))
                 bad = True

@@ -219,13 +219,19 @@ def demo(port):
 
     settings = _with_port(port)
     ensure_database(settings)
+    from etl.demo import DEMO_SEED, build_demo, demo_loaded
     if published_communes(settings) == 0:
         from etl.communes import load_communes
         click.echo("Chargement des communes de référence …")
         summary = load_communes(settings.owner_dsn(), REFERENCE_COMMUNES, 2026)
         click.echo(f"  {summary.rows_loaded} communes chargées en {summary.seconds:.1f} s.")
+    version = demo_loaded(settings.owner_dsn())
+    if version:
+        click.echo(f"Données de démonstration déjà chargées (version des données {version}).")
     else:
-        click.echo("Données de démonstration déjà chargées.")
+        click.echo("Construction du jeu de démonstration FICTIF (une minute environ) …")
+        build_demo(settings.owner_dsn(), settings.state_dir / "demo-data", seed=DEMO_SEED,
+                   echo=lambda line: click.echo("  " + line.splitlines()[0]))
     password = demo_password(settings)
     # The demo account belongs to a demo organisation recorded as a signatory.
     set_account(settings.owner_dsn(), DEMO_LOGIN, password)

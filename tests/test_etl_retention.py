@@ -13,47 +13,40 @@ from etl_fixtures import *  # noqa: F401,F403
 CORPUS = Path(__file__).parent / "corpus"
 
 
+class _Rollback(Exception):
+    """Raised inside the test transaction so that the shared database is left intact."""
+
+
 def test_purge_removes_only_millesimes_past_twelve_years(demo_small):
     dsn = demo_small["dsn"]
     with psycopg.connect(dsn) as conn:
         try:
-            _purge_checks(conn)
+            with conn.transaction():
+                years = [m for (m,) in conn.execute("SELECT DISTINCT millesime FROM core.logement ORDER BY 1")]
+                oldest = years[0]
+                today = oldest + 12            # as if twelve years later: the oldest goes, alone
+                assert oldest_kept(today) == oldest + 1
+                dry = purge(conn, dry_run=True, today_year=today)
+                assert dry and all(m <= oldest for _, m, _ in dry)
+                assert any(t == "logement" and m == oldest for t, m, _ in dry)
+                n = conn.execute("SELECT count(*) FROM core.logement WHERE millesime = %s", [oldest]).fetchone()[0]
+                assert n > 0                   # the dry run deleted nothing
+                purge(conn, dry_run=False, today_year=today)
+                left = [m for (m,) in conn.execute("SELECT DISTINCT millesime FROM core.logement ORDER BY 1")]
+                assert left == years[1:]
+                assert conn.execute("SELECT count(*) FROM core.attribution WHERE millesime <= %s",
+                                    [oldest]).fetchone()[0] == 0
+                raise _Rollback()
         except _Rollback:
             pass
-    with psycopg.connect(dsn) as conn:  # rolled back: everything is still there
+    with psycopg.connect(dsn) as conn:
         assert conn.execute("SELECT count(DISTINCT millesime) FROM core.logement").fetchone()[0] >= 3
-
-
-def _purge_checks(conn):
-    if True:
-        with conn.transaction():
-            years = [m for (m,) in conn.execute("SELECT DISTINCT millesime FROM core.logement ORDER BY 1")]
-            oldest = years[0]
-            # as if we were 12 years after the oldest millésime: it alone goes
-            today = oldest + 12
-            assert oldest_kept(today) == oldest + 1
-            dry = purge(conn, dry_run=True, today_year=today)
-            assert dry and {m for _, m, _ in dry} <= {y for y in range(oldest - 10, oldest + 1)}
-            assert ("logement", oldest, dry[[t for t, _, _ in dry].index("logement")][2]) in dry
-            # dry run changed nothing
-            n = conn.execute("SELECT count(*) FROM core.logement WHERE millesime = %s", [oldest]).fetchone()[0]
-            assert n > 0
-            purge(conn, dry_run=False, today_year=today)
-            left = [m for (m,) in conn.execute("SELECT DISTINCT millesime FROM core.logement ORDER BY 1")]
-            assert left == years[1:]
-            assert conn.execute("SELECT count(*) FROM core.attribution WHERE millesime <= %s",
-                                [oldest]).fetchone()[0] == 0
-            raise _Rollback()  # keep the shared database intact
-
-class _Rollback(Exception):
-    pass
 
 
 def test_status_lists_sources_and_counts(demo_small):
     with psycopg.connect(demo_small["dsn"]) as conn:
         rows = status(conn)
-    by = {(r["source"], r["millesime"]): r for r in rows}
-    rpls = [r for (s, _), r in by.items() if s == "rpls"]
+    rpls = [r for r in rows if r["source"] == "rpls"]
     assert len(rpls) >= 3
     assert all(r["rows_present"] == r["rows_loaded"] and r["fictif"] for r in rpls)
 

@@ -22,6 +22,7 @@ def territory(fresh_database):
     return fresh_database.owner_dsn()
 
 
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")
 def test_iris_shapefile_without_crs_needs_declaration(territory, tmp_path):
     g = gpd.GeoDataFrame({"CODE_IRIS": ["593500101"], "NOM_IRIS": ["Test"], "INSEE_COM": ["59350"],
                           "TYP_IRIS": ["H"]}, geometry=[box(703000, 7059000, 704000, 7060000)])
