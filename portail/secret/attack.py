@@ -319,10 +319,20 @@ class Attack:
         order = (lambda j: (pub.values[j], aggs[j].key))
         fixes: list[int] = sorted((self.s.unit_aggregate[u] for u in members
                                    if u in self.known and u in self.s.unit_aggregate), key=order)
+        # Its published siblings in the tilings of published totals come first: hiding
+        # one breaks "total − siblings" (a commune's part inside QPV against outside).
+        for i, agg in enumerate(aggs):
+            if not pub.visible(i) or not members <= agg.members:
+                continue
+            for children in self.s.nested.get(i, {}).values():
+                if h in children:
+                    fixes += sorted((j for j in children if j != h and pub.visible(j)
+                                     and j not in fixes), key=order)
         touching = sorted({(i, scale) for i, scale, sup, _ in self.equations + self.remainders
                            if sup & members or aggs[i].members & members},
                           key=lambda e: (len(aggs[e[0]].members), aggs[e[0]].key, e[1] or ""))
         seen = set(fixes)
+        fixes = list(dict.fromkeys(fixes))
         for i, scale in touching[:3]:  # the most local totals are the ones worth breaking
             parts = [j for j in self.s.nested[i][scale] if pub.visible(j)] if scale else []
             parts += [self.s.unit_aggregate[u] for u in aggs[i].members

@@ -69,12 +69,15 @@ def attribution_problem(cells: list[Unit], windows: list[int], window_years: int
         for last in windows:
             years = range(last - window_years + 1, last + 1)
             inside = frozenset(n for n in members if cells[n].annee in years)
-            aggregates.append(Aggregate((scale, code, f"{years[0]}-{last}"), scale, inside))
+            # Inside and outside QPV tile the commune (the MEL) together: one scale.
+            tiling = scale.replace("-en-qpv", "-split").replace("-hors-qpv", "-split")
+            aggregates.append(Aggregate((scale, code, f"{years[0]}-{last}"), tiling, inside))
             values.append(sum(cells[n].value for n in inside))
             published.append(True)
+        tiling = scale.replace("-en-qpv", "-split").replace("-hors-qpv", "-split")
         for year in sorted({cells[n].annee for n in members}):
             inside = frozenset(n for n in members if cells[n].annee == year)
-            aggregates.append(Aggregate((scale, code, str(year)), f"{scale}-annee", inside))
+            aggregates.append(Aggregate((scale, code, str(year)), f"{tiling}-annee", inside))
             values.append(sum(cells[n].value for n in inside))
             published.append(False)
     return Structure.build(len(cells), aggregates), values, published
