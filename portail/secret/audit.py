@@ -94,14 +94,15 @@ def audit(owner_dsn: str, service_dsn: str) -> AuditReport:
         millesimes = [m for (m,) in core.execute(
             "SELECT DISTINCT millesime FROM core.residence ORDER BY 1")]
         for theme, (prefix, base, status_col) in RESIDENCE_THEMES.items():
-            table = {"parc": None, "quittance": "core.loyer_charges",
-                     "occupation": "core.occupation"}[theme]
+            table = {"parc": None, "quittance": "loyer_charges",
+                     "occupation": "occupation"}[theme]
             for m in millesimes:
-                join = "" if table is None else \
-                    f"JOIN {table} v USING (millesime, residence_id)"  # constant, not input
+                join = sql.SQL("") if table is None else sql.SQL(
+                    "JOIN {} v USING (millesime, residence_id)").format(sql.Identifier("core", table))
                 units = [Unit(rid, iris, insee, qpv, 0.0) for rid, iris, insee, qpv in core.execute(
-                    f"SELECT r.residence_id, r.code_iris, r.code_insee, r.code_qpv "  # noqa: S608
-                    f"FROM core.residence r {join} WHERE r.millesime = %s ORDER BY 1", [m])]
+                    sql.SQL("SELECT r.residence_id, r.code_iris, r.code_insee, r.code_qpv "
+                            "FROM core.residence r {} WHERE r.millesime = %s ORDER BY 1"
+                            ).format(join), [m])]
                 if not units:
                     continue
                 structure, _ = residence_problem(units)

@@ -36,14 +36,21 @@ class StatusSummary:
     counts: dict = field(default_factory=dict)   # (theme, status) -> n
 
 
-def _residence_units(conn, millesime: int, value_sql: str, table: str | None):
-    # value_sql/table are constants of this module, never user input.
-    join = "" if table is None else f"JOIN {table} v USING (millesime, residence_id)"
-    rows = conn.execute(
-        f"SELECT r.residence_id, r.code_iris, r.code_insee, r.code_qpv, {value_sql} "  # noqa: S608
-        f"FROM core.residence r LEFT JOIN core.parc_par_residence p "
-        f"USING (millesime, residence_id) {join} "
-        f"WHERE r.millesime = %s ORDER BY r.residence_id", [millesime]).fetchall()
+def _residence_units(conn, millesime: int, table: str | None, column: str):
+    """Résidences of a millésime with their base: ``column`` of ``core.<table>``
+    (None: the parc's dwellings). Names are this module's constants, composed safely."""
+    if table is None:
+        source, value = sql.SQL(""), sql.SQL("p.nb_logements")
+    else:
+        source = sql.SQL("JOIN {} v USING (millesime, residence_id)").format(
+            sql.Identifier("core", table))
+        value = sql.SQL("v.{}").format(sql.Identifier(column))
+    rows = conn.execute(sql.SQL(
+        "SELECT r.residence_id, r.code_iris, r.code_insee, r.code_qpv, {value} "
+        "FROM core.residence r LEFT JOIN core.parc_par_residence p "
+        "USING (millesime, residence_id) {source} "
+        "WHERE r.millesime = %s ORDER BY r.residence_id").format(value=value, source=source),
+        [millesime]).fetchall()
     return [Unit(rid, iris, insee, qpv, float(v or 0)) for rid, iris, insee, qpv, v in rows]
 
 
@@ -78,7 +85,7 @@ def compute_statuses(conn: psycopg.Connection) -> StatusSummary:
     millesimes = [m for (m,) in conn.execute(
         "SELECT DISTINCT millesime FROM core.residence ORDER BY 1")]
     for millesime in millesimes:
-        units = _residence_units(conn, millesime, "p.nb_logements", None)
+        units = _residence_units(conn, millesime, None, "nb_logements")
         structure, values = residence_problem(units)
         parc = suppress(structure, values, rules.seuil)
         keep("parc", millesime, structure, values, parc)
@@ -89,10 +96,9 @@ def compute_statuses(conn: psycopg.Connection) -> StatusSummary:
                  if parc.status[structure.unit_aggregate[i]] == PRIMARY}
         shielding = {u.key for i, u in enumerate(units)
                      if parc.status[structure.unit_aggregate[i]] == COMPLEMENTARY}
-        for theme, value_sql, table in (
-                ("occupation", "v.nb_menages", "core.occupation"),
-                ("quittance", "v.nb_logements_renseignes", "core.loyer_charges")):
-            units = _residence_units(conn, millesime, value_sql, table)
+        for theme, table, column in (("occupation", "occupation", "nb_menages"),
+                                     ("quittance", "loyer_charges", "nb_logements_renseignes")):
+            units = _residence_units(conn, millesime, table, column)
             if not units:
                 continue
             structure, values = residence_problem(units)
