@@ -2,6 +2,7 @@
 # Start-up sequence of the portal, in a container and outside one (the tests run
 # this very script against their throwaway cluster):
 #   1. secrets: every VAR listed below may be given as VAR_FILE (a Docker secret);
+#      PGPASSWORD is the migrating account's password when DATABASE_URL has none;
 #   2. wait for the database (bounded by DB_WAIT_SECONDS) and apply the migrations
 #      (`portail-lls db migrate` holds an advisory lock: replicas may start together);
 #   3. exec gunicorn in the foreground (`portail-lls server start --foreground`):
@@ -16,8 +17,9 @@ set -eu
 PORTAIL_LLS="${PORTAIL_LLS:-portail-lls}"
 
 # -- 1. secrets from files ------------------------------------------------------------------
-for var in DATABASE_URL OWNER_DATABASE_URL SERVICE_DATABASE_URL GATE_DATABASE_URL \
-           OWNER_DB_PASSWORD SERVICE_DB_PASSWORD GATE_DB_PASSWORD; do
+# (OWNER_/SERVICE_/GATE_DB_PASSWORD_FILE are read by portail/settings.py itself, so that
+# `docker compose exec app portail-lls …` finds them too.)
+for var in DATABASE_URL OWNER_DATABASE_URL SERVICE_DATABASE_URL GATE_DATABASE_URL PGPASSWORD; do
     eval "file=\${${var}_FILE:-}"
     eval "value=\${${var}:-}"
     if [ -n "$file" ]; then
@@ -58,6 +60,8 @@ command="${1:-web}"
 case "$command" in
     web)
         migrate
+        # The web processes never connect as the migrating account: drop its password.
+        unset PGPASSWORD
         exec "$PORTAIL_LLS" server start --foreground
         ;;
     migrate)
