@@ -36,6 +36,7 @@ def gunicorn_command(settings: Settings) -> list[str]:
     return [sys.executable, "-m", "gunicorn",
             "--bind", f"{settings.host}:{settings.port}",
             "--workers", str(settings.web_workers),
+            "--threads", str(settings.web_threads),
             "--no-control-socket",
             "--pid", str(settings.server_pidfile),
             "--timeout", "60", "--graceful-timeout", "10",

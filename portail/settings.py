@@ -47,6 +47,7 @@ class Settings:
     public_url: str
     pygeoapi_config: Path
     web_workers: int
+    web_threads: int              # gunicorn threads per worker (1: sync workers)
     pool_min: int
     pool_max: int
     realm: str
@@ -134,6 +135,7 @@ def load_settings() -> Settings:
         pygeoapi_config=Path(os.environ.get("PYGEOAPI_CONFIG")
                              or REPO_ROOT / "pygeoapi-config.yml"),
         web_workers=_int_env("WEB_WORKERS", 2),
+        web_threads=_int_env("WEB_THREADS", 1),
         pool_min=_int_env("DB_POOL_MIN", 1),
         pool_max=_int_env("DB_POOL_MAX", 4),
         realm=os.environ.get("AUTH_REALM") or "Portail logement social MEL",
@@ -154,8 +156,31 @@ def _read_secrets(settings: Settings) -> dict:
         return {}
 
 
+# Role passwords given by the operator (containers: several replicas must agree on
+# them, so none may generate its own), as NAME or as NAME_FILE (a Docker secret).
+ROLE_PASSWORD_ENV = {OWNER_ROLE: "OWNER_DB_PASSWORD", SERVICE_ROLE: "SERVICE_DB_PASSWORD",
+                     GATE_ROLE: "GATE_DB_PASSWORD"}
+
+
+def _secret_env(name: str) -> str | None:
+    """A secret from the environment: ``NAME``, or the content of the file ``NAME_FILE``."""
+    if os.environ.get(name):
+        return os.environ[name]
+    path = os.environ.get(f"{name}_FILE")
+    if not path:
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8").rstrip("\r\n") or None
+    except OSError as exc:
+        raise SystemExit(f"{name}_FILE={path} : fichier illisible ({exc.strerror}).") from None
+
+
 def role_password(settings: Settings, role: str) -> str:
-    """Password of a project role, generated on first use and kept 0600."""
+    """Password of a project role: from the environment if given, else generated
+    on first use and kept in ``<state_dir>/secrets.json`` (0600)."""
+    given = _secret_env(ROLE_PASSWORD_ENV[role])
+    if given:
+        return given
     stored = _read_secrets(settings)
     if role not in stored:
         stored[role] = secrets.token_urlsafe(24)
