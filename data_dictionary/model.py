@@ -20,18 +20,23 @@ from portail.errors import UserError
 
 THEMES_DIR = Path(__file__).resolve().parent / "themes"
 
-SCALES = ("commune", "iris", "qpv", "residence")
+SCALES = ("commune", "iris", "qpv", "residence", "mel", "carreau", "point")
 SCALE_LABELS = {
     "commune": {"fr": "Commune", "en": "Commune"},
     "iris": {"fr": "IRIS", "en": "IRIS"},
     "qpv": {"fr": "QPV", "en": "Priority neighbourhood (QPV)"},
     "residence": {"fr": "Résidence", "en": "Residence"},
+    "mel": {"fr": "Métropole (MEL)", "en": "Metropolitan area (MEL)"},
+    "carreau": {"fr": "Carreau de 200 m", "en": "200 m grid cell"},
+    "point": {"fr": "Point (équipement, établissement, arrêt)",
+              "en": "Point (facility, establishment, stop)"},
 }
 RHYTHMS = {"annuel": "yearly", "tous les 2 ans": "every 2 years",
            "tous les 3 ans": "every 3 years"}
 # Dictionary type -> PostgreSQL base types the published view may use for it.
 FIELD_TYPES = {
-    "string": {"text", "character varying", "character"},
+    # bpchar: a char column computed in a view (no length) is reported so.
+    "string": {"text", "character varying", "character", "bpchar"},
     "integer": {"smallint", "integer", "bigint"},
     "number": {"numeric", "real", "double precision"},
     "boolean": {"boolean"},
