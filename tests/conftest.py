@@ -72,7 +72,19 @@ def account(settings):
 
 
 @pytest.fixture(scope="session")
-def live_server(settings, communes_loaded, account) -> str:
+def demo_data(settings, communes_loaded):
+    """A small demo dataset (every source, 3 millésimes) published in the session database,
+    so that every collection of the API has rows for the real clients to read."""
+    from etl.demo import build_demo
+    out = make_state_dir("portail-demo-data-")
+    try:
+        return build_demo(settings.owner_dsn(), out, seed=7, scale=0.04, echo=lambda *a: None)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def live_server(settings, communes_loaded, demo_data, account) -> str:
     """The real app under gunicorn, as `make demo` starts it; yields its base URL."""
     server.start(settings)
     yield settings.public_url

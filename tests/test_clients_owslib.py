@@ -21,7 +21,8 @@ def test_owslib_lists_collections(features):
 @pytest.mark.parametrize("name", sorted(dictionary().layers))
 def test_owslib_reads_items_and_queryables(features, name):
     items = features.collection_items(name, limit=10)
-    assert items["numberReturned"] == 10 and items["numberMatched"] >= 10
+    assert items["numberMatched"] >= 1   # the MEL layers have one row per millésime
+    assert items["numberReturned"] == min(10, items["numberMatched"]) == len(items["features"])
     assert items["features"][0]["properties"]
     queryables = features.collection_queryables(name)
     assert set(dictionary().layers[name].fields) <= set(queryables["properties"])
