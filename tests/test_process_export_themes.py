@@ -23,7 +23,7 @@ from data_dictionary.model import THEMES_DIR, load_dictionary
 from data_dictionary.pygeoapi import generate_config
 from portail import server
 from portail.cluster import free_port
-from portail.settings import SOURCE_MENTION, load_settings
+from portail.settings import SOURCE_MENTION, get_settings, load_settings
 
 from conftest import make_state_dir
 
@@ -94,6 +94,10 @@ def theme_server(demo_small, etl_settings, settings, tmp_path_factory):  # noqa:
     set_account(etl_settings.owner_dsn(), LOGIN, PASSWORD)
     state = make_state_dir("portail-export-")
     shutil.copy(settings.secrets_path, state / "secrets.json")
+    # Starting a server regenerates its OpenAPI document in this process, which opens the
+    # service pool through get_settings(): pin it to the session's settings first, so that
+    # this process never keeps a pool on the demo database.
+    get_settings()
     saved = dict(os.environ)
     os.environ.update(DATABASE_URL=etl_settings.database_url, PORTAIL_STATE_DIR=str(state),
                       PORT=str(free_port(18700)), PYGEOAPI_CONFIG=str(config_path))
