@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from data_dictionary.model import Dictionary, Layer, dictionary
+from portail.errors import UserError
 from portail.settings import SOURCE_MENTION
 
 BASE = Path(__file__).resolve().parent / "pygeoapi-base.yml"
@@ -89,8 +90,14 @@ def collection(layer: Layer) -> dict:
 def generate_config(dic: Dictionary | None = None) -> dict:
     dic = dic or dictionary()
     config = yaml.safe_load(BASE.read_text(encoding="utf-8"))
+    processes = config.pop("resources", None) or {}   # OGC API processes, from the base
     config["resources"] = {name: collection(layer)
                            for theme in dic.themes for name, layer in theme.layers.items()}
+    clash = sorted(set(processes) & set(config["resources"]))
+    if clash:
+        raise UserError(f"Nom de couche réservé à un processus : {', '.join(clash)}",
+                        hint="Renommez la couche dans data_dictionary/themes/.")
+    config["resources"].update(processes)
     return config
 
 

@@ -37,8 +37,10 @@ def test_config_generate_check_verb(tmp_path):
 
 def test_every_collection_comes_from_a_layer():
     config = generate_config()
-    assert set(config["resources"]) == set(dictionary().layers)
-    for name, resource in config["resources"].items():
+    collections = {name: r for name, r in config["resources"].items()
+                   if r["type"] == "collection"}
+    assert set(collections) == set(dictionary().layers)
+    for name, resource in collections.items():
         layer = dictionary().layers[name]
         provider = resource["providers"][0]
         assert provider["data"]["view"] == layer.view

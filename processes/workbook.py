@@ -1,0 +1,165 @@
+"""Writers of an export: XLSX (xlsxwriter, streaming) and CSV.
+
+The XLSX writer runs in xlsxwriter's ``constant_memory`` mode: each row is
+flushed to disk as soon as it is written, so memory stays flat whatever the
+size of the export. Every sheet carries the source mention, the millésime and
+the export date (convention d'accès, article on use).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import date
+from pathlib import Path
+
+import xlsxwriter
+
+from data_dictionary.model import Field, Layer
+from portail.settings import SOURCE_MENTION
+from processes.request import ExportRequest, exported_fields
+from processes.selection import LayerSelection
+
+# The secrecy status codes (docs/secret.md), shown in the legend sheet.
+STATUS_LEGEND = [
+    ("P", "publié"),
+    ("S", "masqué : moins de 11 unités (secret primaire)"),
+    ("C", "masqué pour protéger un autre chiffre masqué (secret complémentaire)"),
+    ("Z", "rien à compter sur ce territoire (zéro)"),
+    ("N", "sans objet à cette échelle"),
+]
+BLANK_NOTE = "Une case vide n'est jamais un zéro : un zéro publié est écrit 0 (statut Z ou P)."
+HEADER_ROW = 3          # 0-based: mention, millésime/date, blank, header
+DICTIONARY_SHEET = "Dictionnaire"
+LEGEND_SHEET = "Légende secret"
+MIMETYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+             "csv": "text/csv; charset=utf-8"}
+
+
+def column_title(field: Field) -> str:
+    """French column label, with the unit in brackets."""
+    return f"{field.label.fr} ({field.unit.fr})" if field.unit else field.label.fr
+
+
+def millesime_text(selections: list[LayerSelection]) -> str:
+    years = sorted({m for s in selections for m in s.millesimes})
+    return ", ".join(map(str, years)) if years else "sans objet"
+
+
+def stamp(millesimes: str, exported: date) -> str:
+    return f"Millésime : {millesimes} — exporté le {exported.strftime('%d/%m/%Y')}"
+
+
+def sheet_name(layer: Layer, taken: set[str]) -> str:
+    base = re.sub(r"[\[\]:*?/\\]", "_", layer.name)[:31]
+    name, n = base, 2
+    while name.lower() in taken:
+        suffix = f"_{n}"
+        name, n = base[:31 - len(suffix)] + suffix, n + 1
+    taken.add(name.lower())
+    return name
+
+
+def _cell(value, field: Field):
+    if value is None:
+        return None
+    if field.type == "boolean":
+        return "oui" if value else "non"
+    if field.type == "number":
+        return float(value)
+    return value
+
+
+def write_xlsx(path: Path, request: ExportRequest, selections: list[LayerSelection],
+               rows_of, exported: date) -> None:
+    """Write the workbook; ``rows_of(selection)`` yields the rows of one layer."""
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
+                                         "strings_to_formulas": False, "strings_to_urls": False})
+    wb.set_properties({"title": "Export du portail logement social de la MEL",
+                       "comments": SOURCE_MENTION})
+    fmt = {
+        "mention": wb.add_format({"bold": True}),
+        "stamp": wb.add_format({"italic": True}),
+        "header": wb.add_format({"bold": True, "text_wrap": True, "valign": "top",
+                                 "bg_color": "#DCE6F1", "border": 1}),
+        "integer": wb.add_format({"num_format": "#,##0"}),
+        "number": wb.add_format({"num_format": "#,##0.0#"}),
+        "date": wb.add_format({"num_format": "dd/mm/yyyy"}),
+        "wrap": wb.add_format({"text_wrap": True, "valign": "top"}),
+    }
+    when = stamp(millesime_text(selections), exported)
+    taken = {DICTIONARY_SHEET.lower(), LEGEND_SHEET.lower()}
+
+    def heading(ws, title: str) -> None:
+        ws.write_string(0, 0, SOURCE_MENTION, fmt["mention"])
+        ws.write_string(1, 0, f"{title} — {when}", fmt["stamp"])
+
+    for sel in selections:
+        ws = wb.add_worksheet(sheet_name(sel.layer, taken))
+        fields = [sel.layer.fields[c] for c in sel.columns]
+        heading(ws, f"{sel.layer.title.fr} — {request.territory.describe()}")
+        for j, field in enumerate(fields):
+            ws.set_column(j, j, max(12, min(40, len(column_title(field)) * 0.8)),
+                          fmt.get(field.type))
+        ws.set_row(HEADER_ROW, 45)
+        for j, field in enumerate(fields):
+            ws.write_string(HEADER_ROW, j, column_title(field), fmt["header"])
+        ws.freeze_panes(HEADER_ROW + 1, 0)
+        i = HEADER_ROW
+        for i, row in enumerate(rows_of(sel), start=HEADER_ROW + 1):
+            for j, (value, field) in enumerate(zip(row, fields)):
+                value = _cell(value, field)
+                if value is None:
+                    continue
+                if field.type == "date":
+                    ws.write_datetime(i, j, value, fmt["date"])
+                elif isinstance(value, str):
+                    ws.write_string(i, j, value)
+                else:
+                    ws.write_number(i, j, value, fmt.get(field.type))
+        if i > HEADER_ROW:
+            ws.autofilter(HEADER_ROW, 0, i, len(fields) - 1)
+
+    ws = wb.add_worksheet(DICTIONARY_SHEET)
+    heading(ws, "Dictionnaire des données exportées")
+    headers = ["Couche", "Champ", "Libellé", "Unité", "Définition", "Source",
+               "Fichier source", "Rythme de mise à jour"]
+    for j, width in enumerate([22, 22, 30, 14, 60, 45, 40, 18]):
+        ws.set_column(j, j, width, fmt["wrap"])
+    for j, h in enumerate(headers):
+        ws.write_string(HEADER_ROW, j, h, fmt["header"])
+    ws.freeze_panes(HEADER_ROW + 1, 0)
+    i = HEADER_ROW
+    for sel in selections:
+        for field in exported_fields(sel.layer):
+            i += 1
+            values = [sel.layer.title.fr, field.name, field.label.fr,
+                      field.unit.fr if field.unit else "", field.definition.fr,
+                      field.source.producer.fr, field.source.file, field.source.update_rhythm]
+            for j, v in enumerate(values):
+                ws.write_string(i, j, v)
+
+    ws = wb.add_worksheet(LEGEND_SHEET)
+    heading(ws, "Codes de statut du secret statistique")
+    ws.set_column(0, 0, 10)
+    ws.set_column(1, 1, 80)
+    ws.write_string(HEADER_ROW, 0, "Code", fmt["header"])
+    ws.write_string(HEADER_ROW, 1, "Signification", fmt["header"])
+    for i, (code, meaning) in enumerate(STATUS_LEGEND, start=HEADER_ROW + 1):
+        ws.write_string(i, 0, code)
+        ws.write_string(i, 1, meaning)
+    ws.write_string(HEADER_ROW + len(STATUS_LEGEND) + 2, 0, BLANK_NOTE)
+    wb.close()
+
+
+def write_csv(stream: io.TextIOBase, request: ExportRequest, sel: LayerSelection,
+              rows_of, exported: date) -> None:
+    """One layer as CSV (semicolon, for French spreadsheets); the mention comes first."""
+    out = csv.writer(stream, delimiter=";", lineterminator="\r\n")
+    out.writerow([SOURCE_MENTION])
+    out.writerow([stamp(millesime_text([sel]), exported)])
+    fields = [sel.layer.fields[c] for c in sel.columns]
+    out.writerow([column_title(f) for f in fields])
+    for row in rows_of(sel):
+        out.writerow(["" if v is None else str(_cell(v, f)).replace(".", ",")
+                      if f.type == "number" else _cell(v, f) for v, f in zip(row, fields)])
