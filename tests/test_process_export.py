@@ -86,7 +86,7 @@ def test_csv_starts_with_the_mention(http, live_server):
     ({}, "indiquez au moins une couche"),
     ({"layers": ["communes"], "territory": {"communes": ["59999"]}}, "code commune inconnu : 59999"),
     ({"layers": ["communes"], "territory": {"communes": ["abc"]}}, "code commune mal formé"),
-    ({"layers": ["communes"], "territory": {"iris": ["593500101"]}}, "code IRIS inconnu"),
+    ({"layers": ["communes"], "territory": {"iris": ["593509999"]}}, "code IRIS inconnu"),
     ({"layers": ["communes"], "millesime": 2019}, "2019 non chargé pour la couche 'communes'"),
     ({"layers": ["communes"], "territory": {"bbox": [3, 50]}}, "territory.bbox"),
     ({"layers": ["communes"], "territory": {"bbox": [10, 40, 11, 41]}}, "ne recoupe pas"),
