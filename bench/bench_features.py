@@ -127,7 +127,16 @@ def run_load(url: str, params: dict, requests_total: int) -> tuple[float, float]
             if r.status_code != 200:
                 errors.append(f"{r.status_code} {r.text[:200]}")
 
-    requests.get(url, params={**params, "f": "json"}, timeout=300)   # warm-up
+    # Warm-up of EVERY worker process (each has its own count/page cache): concurrent
+    # requests land on different gunicorn workers; one request would warm only one.
+    for _ in range(2):
+        warm = [threading.Thread(target=requests.get, args=(url,),
+                                 kwargs={"params": {**params, "f": "json"}, "timeout": 300})
+                for _ in range(CONCURRENCY)]
+        for t in warm:
+            t.start()
+        for t in warm:
+            t.join()
     threads = [threading.Thread(target=worker) for _ in range(CONCURRENCY)]
     start = time.perf_counter()
     for t in threads:
