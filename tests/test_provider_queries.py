@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import pytest
+
+from data_dictionary.model import dictionary
 from shapely.geometry import box, shape
 import numpy as np
 import shapely
@@ -294,3 +296,20 @@ def test_counts_follow_a_new_publication(http, live_server, owner_conn):
                                "population_municipale - 1000000 WHERE code_insee = '59009'")
             publish(owner_conn, "test: cache restored")
     assert get(http, f"{live_server}{ITEMS}", **query)["numberMatched"] == before
+
+
+@pytest.mark.parametrize("name", sorted(dictionary().layers))
+def test_json_csv_and_html_for_every_collection(http, live_server, name):
+    url = f"{live_server}/collections/{name}/items"
+    body = http.get(url, params={"f": "json", "limit": 5}).json()
+    assert body["numberReturned"] == len(body["features"]) > 0
+    first_id = body["features"][0]["id"]
+    csv = http.get(url, params={"f": "csv", "limit": 5})
+    assert csv.status_code == 200 and csv.headers["Content-Type"].startswith("text/csv")
+    lines = csv.text.strip().splitlines()
+    assert len(lines) == body["numberReturned"] + 1
+    assert set(dictionary().layers[name].fields) <= set(lines[0].split(","))
+    html = http.get(url, params={"f": "html", "limit": 5})
+    assert html.status_code == 200 and "text/html" in html.headers["Content-Type"]
+    item = http.get(f"{url}/{first_id}", params={"f": "html"})
+    assert item.status_code == 200
