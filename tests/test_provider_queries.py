@@ -6,14 +6,14 @@ the spatial ones), never copied from the server.
 from __future__ import annotations
 
 import json
-import pytest
 
-from data_dictionary.model import dictionary
-from shapely.geometry import box, shape
 import numpy as np
+import pytest
 import shapely
+from shapely.geometry import box, shape
 
 from conftest import REFERENCE
+from data_dictionary.model import dictionary
 
 ITEMS = "/collections/communes/items"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
