@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import shutil
 import statistics
 import subprocess
@@ -260,6 +261,7 @@ def main() -> None:
         print(f"  following next links, pages 2-21 (median)  {statistics.median(t_next_chain):8.1f} ms")
         print(f"  offset={deep_offset + 100:,} through its next link (keyset) {keyset_deep:8.1f} ms")
         print(f"  offset={deep_offset + 200:,} bare (no cursor: OFFSET scan)  {plain_deep:8.1f} ms")
+        print_plans(cluster, server, base)
     except BaseException:
         log_file = state / "gunicorn.log"
         if log_file.exists():
@@ -272,6 +274,35 @@ def main() -> None:
             server.wait(timeout=30)
         cluster.remove()
         shutil.rmtree(state, ignore_errors=True)
+
+
+def print_plans(cluster: LocalCluster, server: subprocess.Popen, base: str) -> None:
+    """The plans PostgreSQL really ran for the national queries (auto_explain).
+
+    auto_explain is preloaded for new sessions, the gunicorn workers are reloaded
+    (new pools, new sessions, empty caches: the count is planned too), each query
+    is sent once, and the scan nodes of the plans on the national table are printed.
+    """
+    with psycopg.connect(cluster.admin_dsn("portail"), autocommit=True) as conn:
+        conn.execute("LOAD 'auto_explain'")   # so that its settings are known here
+        conn.execute("ALTER SYSTEM SET session_preload_libraries = 'auto_explain'")
+        conn.execute("ALTER SYSTEM SET auto_explain.log_min_duration = 0")
+        conn.execute("SELECT pg_reload_conf()")
+    start = cluster.log.stat().st_size
+    os.kill(server.pid, signal.SIGHUP)   # gunicorn: new workers, hence new sessions
+    time.sleep(3)
+    for _, params in QUERIES:
+        timed(f"{base}/collections/national/items", params)
+    text = cluster.log.read_text(errors="replace")[start:]
+    print("\nPlans on the national table (auto_explain), scan nodes per statement:")
+    for block in text.split("plan:")[1:]:
+        if "bench_logement_national" not in block:
+            continue
+        query = next((line.split("Query Text:", 1)[1].strip() for line in block.splitlines()
+                      if "Query Text:" in line), "?")
+        scans = sorted({line.strip().split("  (")[0].lstrip("-> ") for line in block.splitlines()
+                        if "Scan" in line and "(" in line})
+        print(f"  {query[:90]}…\n      " + "; ".join(scans))
 
 
 if __name__ == "__main__":
