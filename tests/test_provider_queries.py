@@ -313,3 +313,10 @@ def test_json_csv_and_html_for_every_collection(http, live_server, name):
     assert html.status_code == 200 and "text/html" in html.headers["Content-Type"]
     item = http.get(f"{url}/{first_id}", params={"f": "html"})
     assert item.status_code == 200
+
+
+@pytest.mark.parametrize("name", ["communes", "parc_residences", "attributions_communes"])
+def test_schema_of_a_collection(http, live_server, name):
+    r = http.get(f"{live_server}/collections/{name}/schema", params={"f": "json"})
+    assert r.status_code == 200
+    assert set(dictionary().layers[name].fields) <= set(r.json()["properties"])
