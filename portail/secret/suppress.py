@@ -12,14 +12,20 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from portail.errors import UserError
 from portail.secret.attack import Attack, Publication, Structure
 
 PUBLISHED, PRIMARY, COMPLEMENTARY, EMPTY = "P", "S", "C", "Z"
 NEVER = "N"   # never published (single attribution years): checked, never shown
 
 
-class SuppressionError(RuntimeError):
-    pass
+class SuppressionError(UserError):
+    """No suppression closes every leak: the load is refused (rolled back), nothing published."""
+
+    def __init__(self, message: str):
+        super().__init__(f"Secret statistique : {message}",
+                         hint="Rien n'a été publié ; signalez ce cas à l'équipe technique "
+                              "avec le fichier chargé.")
 
 
 @dataclass
