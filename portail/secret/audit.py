@@ -72,7 +72,7 @@ def _check_rows(report: AuditReport, theme: str, millesime: int, view: str, rows
         report.checked += 1
         if value is not None and 0 < value < seuil:
             report.offences.append(Offence(theme, millesime, f"{view} {row[key]}",
-                                           f"{base} = {value} publié sous le seuil de {seuil}"))
+                                           f"{base} publié sous le seuil de {seuil}"))
         if row.get(status_col) in (None, "P", "Z"):
             continue
         group = status_groups.get(status_col)
@@ -153,8 +153,9 @@ def audit(owner_dsn: str, service_dsn: str) -> AuditReport:
 
 
 def _attack(report: AuditReport, theme: str, millesime: int, structure, values, seuil) -> None:
+    # The report names what leaks and how, never the value itself: it may be a
+    # figure under the threshold, which must not reach a terminal or a log either.
     for leak in Attack(Publication(structure, values), seuil).leaks():
-        shown = "" if leak.value is None else f" = {leak.value:g}"
-        report.offences.append(Offence(theme, millesime, f"{leak.target}{shown}",
+        report.offences.append(Offence(theme, millesime, leak.target,
                                        f"{'révélé par' if leak.kind == 'exact' else 'reste'} "
                                        f"{leak.relation}"))
