@@ -24,6 +24,8 @@ from portail.settings import REPO_ROOT, Settings, get_settings, load_settings
 REFERENCE = REPO_ROOT / "data" / "reference"
 CORPUS = Path(__file__).parent / "corpus"
 
+pytest_plugins = ["browser"]   # chromium, browser_page: headless Chromium fixtures
+
 
 def make_state_dir(prefix: str = "portail-test-") -> Path:
     # Under /tmp and 0755: as root, the postgres user must be able to enter it.

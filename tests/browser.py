@@ -1,0 +1,51 @@
+"""Headless Chromium (Debian's /usr/bin/chromium) driven by Playwright, for the page checks.
+
+Playwright's own browser download cannot run on a closed network; it drives the system
+Chromium instead. The flags keep Chromium from calling Google's hosts at start.
+Every request leaving for a host other than the portal's is recorded, so that a test can
+assert that a page works on a closed network.
+"""
+from __future__ import annotations
+
+import shutil
+from urllib.parse import urlsplit
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium, live_server, account):
+    """A logged-in page (HTTP basic credentials) that records outside requests and console
+    errors in ``page.outside_requests`` and ``page.console_errors``."""
+    login, password = account
+    context = chromium.new_context(http_credentials={"username": login, "password": password},
+                                   locale="fr-FR", viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    portal = urlsplit(live_server).netloc
+    page.outside_requests = []
+    page.console_errors = []
+
+    def _request(request):
+        netloc = urlsplit(request.url).netloc
+        if request.url.startswith(("data:", "blob:")) or netloc == portal:
+            return
+        page.outside_requests.append(request.url)
+
+    page.on("request", _request)
+    page.on("console", lambda msg: msg.type == "error" and page.console_errors.append(msg.text))
+    page.on("pageerror", lambda exc: page.console_errors.append(str(exc)))
+    yield page
+    context.close()
