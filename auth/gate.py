@@ -121,6 +121,8 @@ def _build_app(settings: Settings, gate: bool) -> Flask:
     from providers.web import BLUEPRINT as ogc_adjustments
     app.register_blueprint(ogc_adjustments)
     app.register_blueprint(dictionary_pages)
+    from carte.web import BLUEPRINT as map_page   # /carte (the map page)
+    app.register_blueprint(map_page)
 
     if gate:
         _install_gate(app, settings, gate_pool)

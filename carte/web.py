@@ -1,0 +1,56 @@
+"""The map page, as a Flask blueprint registered by ``auth.gate._build_app``.
+
+Routes (all behind the gate, except the static assets under ``/static/carte/``):
+
+- ``GET /carte``: the page (Leaflet, shipped with the project, no CDN);
+- ``GET /carte/api/catalogue``: themes, indicators, scales, context layers, loaded
+  millésimes, background setting and source mention;
+- ``GET /carte/api/couches/<layer>``: a layer's GeoJSON, simplified per zoom
+  (``zoom``, ``millesime``, ``bbox``, ``champs``, ``famille``; see ``carte.layers``).
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Blueprint, Response, jsonify, render_template, request
+
+from carte.catalog import catalog
+from carte.layers import LayerRequestError, layer_geojson, millesimes, parse_request
+from data_dictionary.model import dictionary
+from portail.settings import SOURCE_MENTION, get_settings
+
+LOGGER = logging.getLogger(__name__)
+
+BLUEPRINT = Blueprint("carte", __name__, template_folder="templates",
+                      static_folder="static", static_url_path="/static/carte")
+
+
+@BLUEPRINT.get("/carte")
+def page():
+    return render_template("carte.html", source=SOURCE_MENTION)
+
+
+@BLUEPRINT.get("/carte/api/catalogue")
+def catalogue():
+    settings = get_settings()
+    body = dict(catalog())
+    body["millesimes"] = millesimes(dictionary())
+    body["background"] = {"url": settings.tiles_url, "attribution": settings.tiles_attribution}
+    body["source"] = SOURCE_MENTION
+    body["api"] = settings.public_url
+    return jsonify(body)
+
+
+@BLUEPRINT.get("/carte/api/couches/<name>")
+def layer(name: str):
+    try:
+        req = parse_request(dictionary(), name, request.args)
+    except LayerRequestError as exc:
+        return jsonify({"code": "InvalidParameterValue", "description": str(exc)}), 400
+    return Response(layer_geojson(req), mimetype="application/geo+json")
+
+
+def catalogue_json() -> str:
+    """The static part of the catalogue (for tests and docs)."""
+    return json.dumps(catalog(), ensure_ascii=False)
