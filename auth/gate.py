@@ -82,6 +82,8 @@ def prepare_pygeoapi(settings: Settings, regenerate: bool = False) -> None:
     os.environ["PYGEOAPI_CONFIG"] = str(settings.pygeoapi_config)
     os.environ["PYGEOAPI_OPENAPI"] = str(settings.openapi_path)
     os.environ["PORTAIL_URL"] = settings.public_url
+    from carte import PYGEOAPI_TEMPLATES   # offline HTML templates (no CDN)
+    os.environ["PORTAIL_TEMPLATES"] = str(PYGEOAPI_TEMPLATES)
     if not settings.openapi_path.exists():
         regenerate = True
     elif not regenerate:

@@ -5,3 +5,8 @@
 - ``carte.layers``: GeoJSON of the published views, simplified per zoom, bounded per view;
 - ``carte.vendor``: the JS/CSS assets copied from the npm packages of ``web/package-lock.json``.
 """
+
+from pathlib import Path
+
+# pygeoapi's HTML templates, overridden so that no page loads anything from a CDN.
+PYGEOAPI_TEMPLATES = Path(__file__).resolve().parent / "pygeoapi_templates"
