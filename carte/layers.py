@@ -213,14 +213,22 @@ def layer_geojson(req: LayerRequest) -> bytes:
     return body
 
 
+_millesimes: dict[int, dict[str, list[int]]] = {}
+
+
 def millesimes(dic: Dictionary) -> dict[str, list[int]]:
-    """Loaded millésimes of every map layer (newest first)."""
+    """Loaded millésimes of every map layer (newest first), read once per data version."""
     out = {}
     with service_pool().connection() as conn:
+        version = data_version(conn)
+        if version in _millesimes:
+            return _millesimes[version]
         for name, layer in allowed_layers(dic).items():
             if "millesime" not in layer.fields:
                 continue
             rows = conn.execute(sql.SQL("SELECT DISTINCT millesime FROM {} ORDER BY 1 DESC")
                                 .format(sql.Identifier(SCHEMA, layer.view))).fetchall()
             out[name] = [r[0] for r in rows]
+    _millesimes.clear()
+    _millesimes[version] = out
     return out

@@ -10,7 +10,6 @@ Routes (all behind the gate, except the static assets under ``/static/carte/``):
 """
 from __future__ import annotations
 
-import json
 import logging
 
 from flask import Blueprint, Response, jsonify, render_template, request
@@ -26,20 +25,25 @@ BLUEPRINT = Blueprint("carte", __name__, template_folder="templates",
                       static_folder="static", static_url_path="/static/carte")
 
 
-@BLUEPRINT.get("/carte")
-def page():
-    return render_template("carte.html", source=SOURCE_MENTION)
-
-
-@BLUEPRINT.get("/carte/api/catalogue")
-def catalogue():
+def catalogue_body() -> dict:
     settings = get_settings()
     body = dict(catalog())
     body["millesimes"] = millesimes(dictionary())
     body["background"] = {"url": settings.tiles_url, "attribution": settings.tiles_attribution}
     body["source"] = SOURCE_MENTION
     body["api"] = settings.public_url
-    return jsonify(body)
+    return body
+
+
+@BLUEPRINT.get("/carte")
+def page():
+    # The catalogue is written into the page: one round trip less before the first layer.
+    return render_template("carte.html", source=SOURCE_MENTION, catalogue=catalogue_body())
+
+
+@BLUEPRINT.get("/carte/api/catalogue")
+def catalogue():
+    return jsonify(catalogue_body())
 
 
 @BLUEPRINT.get("/carte/api/couches/<name>")
@@ -50,7 +54,3 @@ def layer(name: str):
         return jsonify({"code": "InvalidParameterValue", "description": str(exc)}), 400
     return Response(layer_geojson(req), mimetype="application/geo+json")
 
-
-def catalogue_json() -> str:
-    """The static part of the catalogue (for tests and docs)."""
-    return json.dumps(catalog(), ensure_ascii=False)

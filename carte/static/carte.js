@@ -211,6 +211,10 @@
       } else if (st === "N") {
         fill = NOT_APPLICABLE;
       }
+      // Leaflet applies this style to points too (and their class when they are added).
+      if (scale === "residence") {
+        return { fillColor: fill, fillOpacity: 0.95, color: "#333", weight: 1, className: "residence " + cls };
+      }
       return { fillColor: fill, fillOpacity: 0.85, color: "#5b6770", weight: scale === "commune" ? 1 : 0.6,
                className: "territoire " + cls };
     }
@@ -491,7 +495,9 @@
       if (!state.contextOn[name]) { return; }
       var style = CONTEXT_STYLE[name];
       var next = L.geoJSON(data, {
-        style: function () { return Object.assign({ pane: "contextes", interactive: false }, style); },
+        style: function (f) {
+          return f.geometry.type === "Point" ? style : Object.assign({ pane: "contextes", interactive: false }, style);
+        },
         pointToLayer: function (f, latlng) {
           return L.circleMarker(latlng, Object.assign({ pane: "points", weight: 1, fillOpacity: 0.9 }, style));
         },
@@ -589,8 +595,10 @@
   $("export").addEventListener("click", runExport);
   $("vider").addEventListener("click", function () { state.selection = []; renderSelection(); });
 
-  fetch("/carte/api/catalogue", { credentials: "same-origin" })
-    .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+  var inline = document.getElementById("catalogue");
+  (inline ? Promise.resolve(JSON.parse(inline.textContent))
+          : fetch("/carte/api/catalogue", { credentials: "same-origin" })
+              .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); }))
     .then(start)
     .catch(function (err) { showNotice("Catalogue indisponible : " + err.message); });
 
