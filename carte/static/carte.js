@@ -297,8 +297,12 @@
       "<a class='lien-api' target='_blank' href='" + apiHref + "'>" + t("api") + "</a>" +
       (scale !== "residence" ? "<button type='button' class='ajouter'>" + t("ajouter") + "</button>" : "") +
       "</div></div>";
-    var popup = L.popup({ maxWidth: 360 }).setLatLng(latlng).setContent(html).openOn(map);
-    var node = popup.getElement();
+    // A DOM node (not a string): Leaflet keeps it when the popup is updated after the
+    // figures below arrive.
+    var node = document.createElement("div");
+    node.innerHTML = html;
+    var popup = L.popup({ maxWidth: 360, maxHeight: 340, autoPanPadding: [20, 20] })
+      .setLatLng(latlng).setContent(node).openOn(map);
     var add = node.querySelector(".ajouter");
     if (add) {
       add.addEventListener("click", function () {
@@ -320,7 +324,11 @@
             (v === null || v === undefined ? "<span class='cache'>" + escapeHtml(s || "—") + "</span>" : fmt(v, i.unit)) + "</td></tr>";
         });
         var table = node.querySelector(".chiffres");
-        if (table) { table.innerHTML = rows; }
+        if (table && popup.isOpen()) {
+          table.innerHTML = rows;
+          popup.update();   // new size: Leaflet pans the map so that the popup stays in view
+          if (popup.options.autoPan && popup._adjustPan) { popup._adjustPan(); }
+        }
       }).catch(function () { /* the popup keeps its main value */ });
   }
 
