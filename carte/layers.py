@@ -73,6 +73,8 @@ def parse_request(dic: Dictionary, name: str, args) -> LayerRequest:
         millesime = int(args["millesime"]) if args.get("millesime") else None
     except ValueError:
         raise LayerRequestError("zoom et millesime : nombres entiers attendus") from None
+    if millesime is not None and not 1900 <= millesime <= 2200:
+        raise LayerRequestError("millesime : une année attendue (par ex. 2025)")
     bbox = None
     if args.get("bbox"):
         try:
