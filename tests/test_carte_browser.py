@@ -198,3 +198,40 @@ def test_landing_page_links_to_the_map_and_items_to_the_fiche(browser_page, live
     assert page.locator("#lien-fiche").get_attribute("href").startswith(
         f"{live_server}/fiche/commune/59350")
     assert page.outside_requests == [] and page.console_errors == []
+
+
+def test_export_follows_an_asynchronous_job(browser_page, live_server, warm, http, tmp_path):
+    """When the export answers 201 + Location (asynchronous execution, issue of the `jobs`
+    branch), the page polls the job and downloads its result. The job answers are played by
+    the browser's request routing (the job manager is not on this branch); the file is a real
+    export of the live server."""
+    page = browser_page
+    real = http.post(f"{live_server}/processes/export/execution",
+                     json={"inputs": {"layers": ["parc_communes"], "format": "xlsx"}})
+    assert real.status_code == 200
+    polls = []
+
+    def execution(route):
+        assert route.request.method == "POST"
+        route.fulfill(status=201, headers={"Location": f"{live_server}/jobs/abc123"},
+                      json={"jobID": "abc123", "status": "accepted"})
+
+    def job(route):
+        polls.append(route.request.url)
+        status = "running" if len(polls) < 2 else "successful"
+        route.fulfill(json={"jobID": "abc123", "status": status, "links": [
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/results",
+             "href": f"{live_server}/jobs/abc123/results"}]})
+
+    page.route("**/processes/export/execution", execution)
+    page.route("**/jobs/abc123?f=json", job)
+    page.route("**/jobs/abc123/results", lambda route: route.fulfill(
+        body=real.content, headers={"Content-Type": real.headers["Content-Type"]}))
+    open_map(page, live_server)
+    with page.expect_download(timeout=30000) as info:
+        page.click("#export")
+    path = tmp_path / "job.xlsx"
+    info.value.save_as(path)
+    assert len(polls) >= 2
+    assert "Dictionnaire" in openpyxl.load_workbook(path, read_only=True).sheetnames
+    assert page.console_errors == [] and page.outside_requests == []
