@@ -98,6 +98,10 @@ def test_zoom_switches_scale_and_indicator_changes_colours(browser_page, live_se
     page.wait_for_load_state("networkidle")
     after = fills(page)
     assert len(after) == len(before) and after != before
+    quantile_legend = page.locator("#legende").inner_text()
+    page.select_option("#classes", "jenks")
+    page.wait_for_function(f"document.querySelector('#legende').innerText !== {quantile_legend!r}")
+    assert page.locator("#legende .classe").count() >= 4
     page.evaluate("window.carte.map.setZoom(13)")
     wait_scale(page, "iris")
     assert page.locator("path.territoire").count() > 95

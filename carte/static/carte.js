@@ -18,7 +18,8 @@
     fr: {
       titre: "Portail du logement locatif social — MEL", theme: "Thème", indicateur: "Indicateur",
       millesime: "Millésime", echelle: "Échelle", auto: "selon le zoom", communes: "Communes",
-      residences: "Résidences", aide: "Aide", legende: "Légende", contexte: "Couches de contexte",
+      residences: "Résidences", classes: "Classes", quantiles: "quantiles (effectifs égaux)",
+      jenks: "seuils naturels (Jenks)", aide: "Aide", legende: "Légende", contexte: "Couches de contexte",
       selection: "Sélection et export", exporter: "Exporter (Excel)", vider: "Vider",
       "selection-aide": "Cliquez un territoire puis « Ajouter à la sélection ». Sans sélection, l'export porte sur toute la MEL (ou sur la vue, pour les résidences).",
       secret: "Secret statistique (masqué, pas zéro)", sansobjet: "Sans objet à cette échelle",
@@ -37,7 +38,8 @@
     en: {
       titre: "Social housing portal — MEL", theme: "Theme", indicateur: "Indicator",
       millesime: "Vintage", echelle: "Scale", auto: "by zoom", communes: "Communes",
-      residences: "Residences", aide: "Help", legende: "Legend", contexte: "Context layers",
+      residences: "Residences", classes: "Classes", quantiles: "quantiles (equal counts)",
+      jenks: "natural breaks (Jenks)", aide: "Help", legende: "Legend", contexte: "Context layers",
       selection: "Selection and export", exporter: "Export (Excel)", vider: "Clear",
       "selection-aide": "Click a territory, then “Add to selection”. Without a selection, the export covers the whole MEL (or the view, for residences).",
       secret: "Statistical secrecy (hidden, not zero)", sansobjet: "Not applicable at this scale",
@@ -55,7 +57,7 @@
     }
   };
 
-  var state = { lang: "fr", theme: null, indicator: null, millesime: null, scaleMode: "auto",
+  var state = { lang: "fr", method: "quantiles", theme: null, indicator: null, millesime: null, scaleMode: "auto",
                 selection: [], shownScale: null, catalog: null, firstRender: false };
   var cache = {};            // url -> GeoJSON
   var layers = { main: null, context: {} };
@@ -144,6 +146,52 @@
     return { min: v[0], max: v[v.length - 1], breaks: breaks };
   }
 
+  // Natural breaks (Jenks / Fisher): minimal within-class variance, by dynamic programming
+  // over the sorted values (evenly sampled above 1,000 values to stay fast).
+  function jenksBreaks(values, k) {
+    var v = values.slice().sort(function (a, b) { return a - b; });
+    if (v.length > 1000) {
+      var step = v.length / 1000, sample = [];
+      for (var s = 0; s < 1000; s++) { sample.push(v[Math.floor(s * step)]); }
+      sample.push(v[v.length - 1]);
+      v = sample;
+    }
+    var n = v.length;
+    k = Math.min(k, n);
+    var lower = [], variance = [];
+    for (var i = 0; i <= n; i++) {
+      lower.push(new Array(k + 1).fill(0));
+      variance.push(new Array(k + 1).fill(i === 0 ? 0 : Infinity));
+    }
+    for (var j = 1; j <= k; j++) { lower[1][j] = 1; variance[1][j] = 0; }
+    for (var l = 2; l <= n; l++) {
+      var sum = 0, sumSq = 0, w = 0, cost = 0;
+      for (var m = 1; m <= l; m++) {
+        var lo = l - m + 1, val = v[lo - 1];
+        w++; sum += val; sumSq += val * val;
+        cost = sumSq - (sum * sum) / w;
+        if (lo > 1) {
+          for (var c = 2; c <= k; c++) {
+            if (variance[l][c] >= cost + variance[lo - 1][c - 1]) {
+              lower[l][c] = lo;
+              variance[l][c] = cost + variance[lo - 1][c - 1];
+            }
+          }
+        }
+      }
+      lower[l][1] = 1;
+      variance[l][1] = cost;
+    }
+    var breaks = [], idx = n;
+    for (var cl = k; cl >= 2; cl--) {
+      var start = lower[idx][cl] - 1;
+      breaks.unshift(v[start]);
+      idx = start;
+    }
+    breaks = breaks.filter(function (b, i) { return b > v[0] && breaks.indexOf(b) === i; });
+    return { min: v[0], max: v[n - 1], breaks: breaks };
+  }
+
   function classOf(value, classes) {
     var i = 0;
     while (i < classes.breaks.length && value >= classes.breaks[i]) { i++; }
@@ -200,7 +248,8 @@
       var v = f.properties[indicator.name];
       if (hasIndicator && v !== null && v !== undefined) { values.push(Number(v)); }
     });
-    var classes = values.length ? quantileBreaks(values, COLOURS.length) : null;
+    var classes = !values.length ? null : state.method === "jenks"
+      ? jenksBreaks(values, COLOURS.length) : quantileBreaks(values, COLOURS.length);
     function style(f) {
       var p = f.properties, v = p[indicator.name], st = statusOf(p, indicator, scale);
       var fill = NO_DATA, cls = "";
@@ -252,7 +301,8 @@
       var bounds = [classes.min].concat(classes.breaks).concat([classes.max]);
       for (var i = 0; i < bounds.length - 1; i++) {
         html += "<div class='classe'><span class='pastille' style='background:" + COLOURS[i] +
-          "'></span>" + fmt(bounds[i]) + " – " + (i === bounds.length - 2 ? "" : "< ") + fmt(bounds[i + 1]) + "</div>";
+          "'></span>" + (bounds[i] === bounds[i + 1] ? fmt(bounds[i])
+          : fmt(bounds[i]) + " – " + (i === bounds.length - 2 ? "" : "< ") + fmt(bounds[i + 1])) + "</div>";
       }
     } else {
       html += "<div class='discret'>" + t("aucun") + "</div>";
@@ -587,6 +637,9 @@
     $("indicateur").addEventListener("change", function () { state.indicator = $("indicateur").value; refresh(); });
     $("millesime").addEventListener("change", function () { state.millesime = Number($("millesime").value); refresh(); });
     $("echelle").addEventListener("change", function () { state.scaleMode = $("echelle").value; refresh(); });
+    $("classes").addEventListener("change", function () {
+      state.method = $("classes").value; layers.mainUrl = null; refresh();
+    });
     map.on("moveend", function () { refresh(); refreshAllContext(); });
     refresh();
     refreshAllContext();
