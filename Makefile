@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install postgis clients stop bench clean
+.PHONY: demo test install postgis clients stop bench clean assets
 
 demo: install postgis
 	$(BIN)/portail-lls demo
@@ -17,6 +17,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
+
+# The map page's JS/CSS: npm ci from web/package-lock.json, copied into carte/static/vendor
+# (committed, with a manifest of their SHA-256); run after changing web/package.json.
+assets: install
+	cd web && npm ci --no-audit --no-fund
+	$(BIN)/python -m carte.vendor
 
 # PostgreSQL >= 15 + PostGIS >= 3 for the project-managed cluster (skipped with DATABASE_URL).
 postgis:

@@ -82,6 +82,8 @@ def prepare_pygeoapi(settings: Settings, regenerate: bool = False) -> None:
     os.environ["PYGEOAPI_CONFIG"] = str(settings.pygeoapi_config)
     os.environ["PYGEOAPI_OPENAPI"] = str(settings.openapi_path)
     os.environ["PORTAIL_URL"] = settings.public_url
+    from carte import PYGEOAPI_TEMPLATES   # offline HTML templates (no CDN)
+    os.environ["PORTAIL_TEMPLATES"] = str(PYGEOAPI_TEMPLATES)
     if not settings.openapi_path.exists():
         regenerate = True
     elif not regenerate:
@@ -121,6 +123,8 @@ def _build_app(settings: Settings, gate: bool) -> Flask:
     from providers.web import BLUEPRINT as ogc_adjustments
     app.register_blueprint(ogc_adjustments)
     app.register_blueprint(dictionary_pages)
+    from carte.web import BLUEPRINT as map_page   # /carte (the map page)
+    app.register_blueprint(map_page)
 
     if gate:
         _install_gate(app, settings, gate_pool)

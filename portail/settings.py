@@ -51,6 +51,11 @@ class Settings:
     pool_min: int
     pool_max: int
     realm: str
+    # Background of the map page and of pygeoapi's HTML maps: an XYZ tile URL template
+    # (e.g. an internal tile server); empty = no tiles, territory outlines on a plain
+    # background, which works on a closed network.
+    tiles_url: str = ""
+    tiles_attribution: str = ""
 
     @property
     def cluster_dir(self) -> Path:
@@ -139,6 +144,8 @@ def load_settings() -> Settings:
         pool_min=_int_env("DB_POOL_MIN", 1),
         pool_max=_int_env("DB_POOL_MAX", 4),
         realm=os.environ.get("AUTH_REALM") or "Portail logement social MEL",
+        tiles_url=os.environ.get("PORTAIL_FOND_URL") or "",
+        tiles_attribution=os.environ.get("PORTAIL_FOND_ATTRIBUTION") or "",
     )
 
 

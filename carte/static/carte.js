@@ -1,0 +1,667 @@
+/* The portal's map page (Leaflet, shipped with the project; see docs/carte.md).
+ *
+ * Scale by zoom: communes (zoom <= 11), IRIS (12-14, or QPV when chosen), résidences (>= 15).
+ * Values come from /carte/api/couches/<layer> (published views only, geometries simplified
+ * per zoom); the popup reads the full row from the OGC API items; the export runs the
+ * `export` process (synchronous answer, or 201 + job to poll when asynchronous).
+ */
+(function () {
+  "use strict";
+
+  var ZOOM_IRIS = 12, ZOOM_RESIDENCE = 15;
+  var REQUEST_ZOOM = { commune: 11, iris: 13, qpv: 13 };   // fixed simplification per scale
+  var COLOURS = ["#fff5d6", "#fdd08a", "#f89a52", "#d9542c", "#8f1d12"];
+  var NO_DATA = "#ffffff", NOT_APPLICABLE = "#f2f2f2";
+  var SECRET = { S: true, C: true };
+
+  var T = {
+    fr: {
+      titre: "Portail du logement locatif social — MEL", theme: "Thème", indicateur: "Indicateur",
+      millesime: "Millésime", echelle: "Échelle", auto: "selon le zoom", communes: "Communes",
+      residences: "Résidences", classes: "Classes", quantiles: "quantiles (effectifs égaux)",
+      jenks: "seuils naturels (Jenks)", aide: "Aide", legende: "Légende", contexte: "Couches de contexte",
+      selection: "Sélection et export", exporter: "Exporter (Excel)", vider: "Vider",
+      "selection-aide": "Cliquez un territoire puis « Ajouter à la sélection ». Sans sélection, l'export porte sur toute la MEL (ou sur la vue, pour les résidences).",
+      secret: "Secret statistique (masqué, pas zéro)", sansobjet: "Sans objet à cette échelle",
+      nonrenseigne: "Non renseigné", echelleCourante: "Échelle affichée : ",
+      fiche: "Fiche", api: "Données (API)", ajouter: "Ajouter à la sélection", retirer: "retirer",
+      chargement: "Chargement…", exportEnCours: "Export en cours…", exportFini: "Fichier téléchargé : ",
+      exportErreur: "Export impossible : ", travail: "Travail d'export en file : ",
+      residenceSecret: "Résidence de moins de 11 logements : aucune donnée publiée (secret statistique).",
+      masque: { S: "masqué : moins de 11 unités (secret primaire)", C: "masqué pour protéger un autre chiffre (secret complémentaire)", N: "sans objet à cette échelle", Z: "rien à compter" },
+      pasResidence: "Ce thème n'est jamais publié à l'échelle de la résidence : affichage par IRIS.",
+      pasEchelle: "Indicateur non publié à cette échelle.",
+      tronque: "Trop d'objets dans la vue : seuls les 3000 premiers sont dessinés ; zoomez.",
+      zoomer: "zoomez pour afficher", aucun: "aucune valeur publiée", familles: "toutes les familles",
+      copier: "Copier", copie: "Copié"
+    },
+    en: {
+      titre: "Social housing portal — MEL", theme: "Theme", indicateur: "Indicator",
+      millesime: "Vintage", echelle: "Scale", auto: "by zoom", communes: "Communes",
+      residences: "Residences", classes: "Classes", quantiles: "quantiles (equal counts)",
+      jenks: "natural breaks (Jenks)", aide: "Help", legende: "Legend", contexte: "Context layers",
+      selection: "Selection and export", exporter: "Export (Excel)", vider: "Clear",
+      "selection-aide": "Click a territory, then “Add to selection”. Without a selection, the export covers the whole MEL (or the view, for residences).",
+      secret: "Statistical secrecy (hidden, not zero)", sansobjet: "Not applicable at this scale",
+      nonrenseigne: "No value", echelleCourante: "Scale shown: ",
+      fiche: "Sheet", api: "Data (API)", ajouter: "Add to selection", retirer: "remove",
+      chargement: "Loading…", exportEnCours: "Export running…", exportFini: "File downloaded: ",
+      exportErreur: "Export failed: ", travail: "Export job queued: ",
+      residenceSecret: "Residence with fewer than 11 dwellings: no data published (statistical secrecy).",
+      masque: { S: "hidden: fewer than 11 units (primary secrecy)", C: "hidden to protect another figure (complementary secrecy)", N: "not applicable at this scale", Z: "nothing to count" },
+      pasResidence: "This theme is never published per residence: shown by IRIS.",
+      pasEchelle: "Indicator not published at this scale.",
+      tronque: "Too many objects in view: only the first 3000 are drawn; zoom in.",
+      zoomer: "zoom in to show", aucun: "no published value", familles: "all families",
+      copier: "Copy", copie: "Copied"
+    }
+  };
+
+  var state = { lang: "fr", method: "quantiles", theme: null, indicator: null, millesime: null, scaleMode: "auto",
+                selection: [], shownScale: null, catalog: null, firstRender: false };
+  var cache = {};            // url -> GeoJSON
+  var layers = { main: null, context: {} };
+  var pending = null;        // AbortController of the main layer request
+  var $ = function (id) { return document.getElementById(id); };
+  var t = function (key) { return T[state.lang][key]; };
+  var text = function (obj) { return obj ? (obj[state.lang] || obj.fr) : ""; };
+
+  function fmt(value, unit) {
+    if (value === null || value === undefined) { return ""; }
+    var n = Number(value);
+    var s = n.toLocaleString(state.lang === "fr" ? "fr-FR" : "en-GB",
+                             { maximumFractionDigits: Number.isInteger(n) ? 0 : 1 });
+    return unit ? s + " " + text(unit) : s;
+  }
+
+  function escapeHtml(s) {
+    return String(s).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
+  // -- the map ---------------------------------------------------------------------------------
+  var map = L.map("carte", { center: [50.64, 3.08], zoom: 11, minZoom: 9, maxZoom: 18,
+                             zoomSnap: 1, preferCanvas: false });
+  map.attributionControl.setPrefix(false);
+  map.attributionControl.addAttribution(escapeHtml(window.CARTE_SOURCE));
+  var busy = L.DomUtil.create("div", "chargement", map.getContainer());
+  busy.hidden = true;
+  map.createPane("contextes").style.zIndex = 450;
+  map.createPane("points").style.zIndex = 620;
+
+  function scaleForView() {
+    var zoom = map.getZoom();
+    var theme = currentTheme();
+    var scale = state.scaleMode;
+    if (scale === "auto") {
+      scale = zoom >= ZOOM_RESIDENCE ? "residence" : zoom >= ZOOM_IRIS ? "iris" : "commune";
+    }
+    var notice = null;
+    if (!theme.layers[scale]) {
+      notice = t("pasResidence");
+      scale = "iris";
+    }
+    return { scale: scale, notice: notice };
+  }
+
+  function currentTheme() {
+    return state.catalog.themes.find(function (th) { return th.name === state.theme; });
+  }
+  function currentIndicator() {
+    return currentTheme().indicators.find(function (i) { return i.name === state.indicator; });
+  }
+
+  function viewBbox(pad) {
+    var b = map.getBounds().pad(pad || 0);
+    return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]
+      .map(function (v) { return v.toFixed(5); }).join(",");
+  }
+
+  function layerUrl(name, params) {
+    var q = Object.keys(params).filter(function (k) { return params[k] !== null && params[k] !== undefined && params[k] !== ""; })
+      .map(function (k) { return k + "=" + encodeURIComponent(params[k]); }).join("&");
+    return "/carte/api/couches/" + encodeURIComponent(name) + "?" + q;
+  }
+
+  function fetchJson(url, signal) {
+    if (cache[url]) { return Promise.resolve(cache[url]); }
+    return fetch(url, { credentials: "same-origin", signal: signal }).then(function (r) {
+      if (!r.ok) { return r.json().then(function (b) { throw new Error(b.description || r.status); }); }
+      return r.json();
+    }).then(function (data) {
+      if (url.indexOf("bbox=") < 0) { cache[url] = data; }
+      return data;
+    });
+  }
+
+  // -- classes ----------------------------------------------------------------------------------
+  function quantileBreaks(values, k) {
+    var v = values.slice().sort(function (a, b) { return a - b; });
+    var breaks = [];
+    for (var i = 1; i < k; i++) {
+      var b = v[Math.min(v.length - 1, Math.floor(i * v.length / k))];
+      if (breaks.indexOf(b) < 0 && b > v[0]) { breaks.push(b); }
+    }
+    return { min: v[0], max: v[v.length - 1], breaks: breaks };
+  }
+
+  // Natural breaks (Jenks / Fisher): minimal within-class variance, by dynamic programming
+  // over the sorted values (evenly sampled above 1,000 values to stay fast).
+  function jenksBreaks(values, k) {
+    var v = values.slice().sort(function (a, b) { return a - b; });
+    if (v.length > 1000) {
+      var step = v.length / 1000, sample = [];
+      for (var s = 0; s < 1000; s++) { sample.push(v[Math.floor(s * step)]); }
+      sample.push(v[v.length - 1]);
+      v = sample;
+    }
+    var n = v.length;
+    k = Math.min(k, n);
+    var lower = [], variance = [];
+    for (var i = 0; i <= n; i++) {
+      lower.push(new Array(k + 1).fill(0));
+      variance.push(new Array(k + 1).fill(i === 0 ? 0 : Infinity));
+    }
+    for (var j = 1; j <= k; j++) { lower[1][j] = 1; variance[1][j] = 0; }
+    for (var l = 2; l <= n; l++) {
+      var sum = 0, sumSq = 0, w = 0, cost = 0;
+      for (var m = 1; m <= l; m++) {
+        var lo = l - m + 1, val = v[lo - 1];
+        w++; sum += val; sumSq += val * val;
+        cost = sumSq - (sum * sum) / w;
+        if (lo > 1) {
+          for (var c = 2; c <= k; c++) {
+            if (variance[l][c] >= cost + variance[lo - 1][c - 1]) {
+              lower[l][c] = lo;
+              variance[l][c] = cost + variance[lo - 1][c - 1];
+            }
+          }
+        }
+      }
+      lower[l][1] = 1;
+      variance[l][1] = cost;
+    }
+    var breaks = [], idx = n;
+    for (var cl = k; cl >= 2; cl--) {
+      var start = lower[idx][cl] - 1;
+      breaks.unshift(v[start]);
+      idx = start;
+    }
+    breaks = breaks.filter(function (b, i) { return b > v[0] && breaks.indexOf(b) === i; });
+    return { min: v[0], max: v[n - 1], breaks: breaks };
+  }
+
+  function classOf(value, classes) {
+    var i = 0;
+    while (i < classes.breaks.length && value >= classes.breaks[i]) { i++; }
+    return i;
+  }
+
+  function statusOf(props, indicator, scale) {
+    var column = indicator.scales[scale];
+    return column ? props[column] : null;
+  }
+
+  // -- the main layer ----------------------------------------------------------------------------
+  function refresh() {
+    if (!state.catalog) { return; }
+    var view = scaleForView();
+    var theme = currentTheme();
+    var layer = theme.layers[view.scale];
+    var indicator = currentIndicator();
+    var params = { millesime: state.millesime, champs: indicator.scales[view.scale] ? indicator.name : "" };
+    if (view.scale === "residence") {
+      params.zoom = map.getZoom();
+      params.bbox = viewBbox(0.2);
+    } else {
+      params.zoom = REQUEST_ZOOM[view.scale];
+    }
+    var url = layerUrl(layer.name, params);
+    if (layers.mainUrl === url) { return; }
+    if (pending) { pending.abort(); }
+    pending = new AbortController();
+    busy.textContent = t("chargement"); busy.hidden = false;
+    var started = performance.now();
+    fetchJson(url, pending.signal).then(function (data) {
+      busy.hidden = true;
+      draw(data, view, layer, indicator);
+      layers.mainUrl = url;
+      if (!state.firstRender) {
+        state.firstRender = true;
+        performance.mark("carte-premier-rendu");
+        window.carteRendu = { ms: performance.now(), fetchMs: performance.now() - started,
+                              features: data.features.length };
+      }
+    }).catch(function (err) {
+      if (err.name === "AbortError") { return; }
+      busy.hidden = true;
+      showNotice(err.message);
+    });
+  }
+
+  function draw(data, view, layer, indicator) {
+    var scale = view.scale;
+    var hasIndicator = !!indicator.scales[scale];
+    var values = [];
+    data.features.forEach(function (f) {
+      var v = f.properties[indicator.name];
+      if (hasIndicator && v !== null && v !== undefined) { values.push(Number(v)); }
+    });
+    var classes = !values.length ? null : state.method === "jenks"
+      ? jenksBreaks(values, COLOURS.length) : quantileBreaks(values, COLOURS.length);
+    function style(f) {
+      var p = f.properties, v = p[indicator.name], st = statusOf(p, indicator, scale);
+      var fill = NO_DATA, cls = "";
+      if (hasIndicator && v !== null && v !== undefined) {
+        fill = COLOURS[classOf(Number(v), classes)];
+      } else if (SECRET[st] || SECRET[p.statut_secret]) {
+        fill = "#d9d9d9"; cls = "secret";
+      } else if (st === "N") {
+        fill = NOT_APPLICABLE;
+      }
+      // Leaflet applies this style to points too (and their class when they are added).
+      if (scale === "residence") {
+        return { fillColor: fill, fillOpacity: 0.95, color: "#333", weight: 1, className: "residence " + cls };
+      }
+      return { fillColor: fill, fillOpacity: 0.85, color: "#5b6770", weight: scale === "commune" ? 1 : 0.6,
+               className: "territoire " + cls };
+    }
+    var next = L.geoJSON(data, {
+      style: style,
+      pointToLayer: function (f, latlng) {
+        var s = style(f);
+        return L.circleMarker(latlng, { radius: 6, pane: "points", fillColor: s.fillColor, fillOpacity: 0.95,
+                                        color: "#333", weight: 1, className: "residence " + s.className });
+      },
+      onEachFeature: function (f, lay) {
+        lay.on("click", function (e) { openPopup(f, lay, layer, scale, e.latlng); });
+      }
+    });
+    if (layers.main) { map.removeLayer(layers.main); }
+    layers.main = next.addTo(map);
+    state.shownScale = scale;
+    state.shownLayer = layer;
+    document.body.dataset.echelle = scale;
+    $("echelle-courante").textContent = t("echelleCourante") + text(state.catalog.scales[scale]) +
+      " (" + data.features.length + ")";
+    legend(classes, indicator, hasIndicator, data);
+    var notices = [];
+    if (view.notice) { notices.push(view.notice); }
+    if (!hasIndicator) { notices.push(t("pasEchelle")); }
+    if (data.truncated) { notices.push(t("tronque")); }
+    showNotice(notices.join(" "));
+  }
+
+  function legend(classes, indicator, hasIndicator, data) {
+    var html = "<div class='discret'><b>" + escapeHtml(text(indicator.label)) + "</b>" +
+      (indicator.unit ? " (" + escapeHtml(text(indicator.unit)) + ")" : "") +
+      " — " + escapeHtml(String(data.millesime || "")) + "</div>";
+    if (classes && hasIndicator) {
+      var bounds = [classes.min].concat(classes.breaks).concat([classes.max]);
+      for (var i = 0; i < bounds.length - 1; i++) {
+        html += "<div class='classe'><span class='pastille' style='background:" + COLOURS[i] +
+          "'></span>" + (bounds[i] === bounds[i + 1] ? fmt(bounds[i])
+          : fmt(bounds[i]) + " – " + (i === bounds.length - 2 ? "" : "< ") + fmt(bounds[i + 1])) + "</div>";
+      }
+    } else {
+      html += "<div class='discret'>" + t("aucun") + "</div>";
+    }
+    html += "<div class='classe'><span class='pastille secret'></span>" + t("secret") + "</div>";
+    html += "<div class='classe'><span class='pastille' style='background:" + NOT_APPLICABLE + "'></span>" + t("sansobjet") + "</div>";
+    html += "<div class='classe'><span class='pastille' style='background:" + NO_DATA + "'></span>" + t("nonrenseigne") + "</div>";
+    $("legende").innerHTML = html;
+  }
+
+  function showNotice(message) {
+    $("avis").textContent = message || "";
+    $("avis").hidden = !message;
+  }
+
+  // -- popup -------------------------------------------------------------------------------------
+  function ficheHref(scale, code) {
+    return "/fiche/" + encodeURIComponent(scale) + "/" + encodeURIComponent(code) +
+      "?millesime=" + encodeURIComponent(state.millesime) + "&f=html";
+  }
+
+  function openPopup(feature, leafletLayer, layer, scale, latlng) {
+    var p = feature.properties;
+    var indicator = currentIndicator();
+    var code = p[layer.key_field];
+    var name = p.nom || code;
+    var value = p[indicator.name];
+    var st = statusOf(p, indicator, scale) || p.statut_secret;
+    var line;
+    if (scale === "residence" && SECRET[p.statut_secret]) {
+      line = "<p class='cache'>" + t("residenceSecret") + "</p>";
+    } else if (value !== null && value !== undefined) {
+      line = "<p>" + escapeHtml(text(indicator.label)) + " : <b class='valeur'>" + fmt(value, indicator.unit) + "</b></p>";
+    } else {
+      line = "<p class='cache'>" + escapeHtml(text(indicator.label)) + " : " +
+        escapeHtml(T[state.lang].masque[st] || t("nonrenseigne")) + (st ? " (" + st + ")" : "") + "</p>";
+    }
+    var apiHref = "/collections/" + encodeURIComponent(layer.name) + "/items/" + encodeURIComponent(feature.id) + "?f=html";
+    var html = "<div class='popup'><h3>" + escapeHtml(name) + " <small>" + escapeHtml(code) + "</small></h3>" + line +
+      "<table class='chiffres'></table><div class='liens'>" +
+      "<a class='lien-fiche' target='_blank' href='" + ficheHref(scale, code) + "'>" + t("fiche") + "</a>" +
+      "<a class='lien-api' target='_blank' href='" + apiHref + "'>" + t("api") + "</a>" +
+      (scale !== "residence" ? "<button type='button' class='ajouter'>" + t("ajouter") + "</button>" : "") +
+      "</div></div>";
+    // A DOM node (not a string): Leaflet keeps it when the popup is updated after the
+    // figures below arrive.
+    var node = document.createElement("div");
+    node.innerHTML = html;
+    var popup = L.popup({ maxWidth: 360, maxHeight: 340, autoPanPadding: [20, 20] })
+      .setLatLng(latlng).setContent(node).openOn(map);
+    var add = node.querySelector(".ajouter");
+    if (add) {
+      add.addEventListener("click", function () {
+        addToSelection(scale, code, name);
+        map.closePopup();
+      });
+    }
+    if (scale === "residence" && SECRET[p.statut_secret]) { return; }
+    fetch("/collections/" + encodeURIComponent(layer.name) + "/items/" + encodeURIComponent(feature.id) + "?f=json",
+          { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (item) {
+        if (!item) { return; }
+        var rows = "";
+        currentTheme().indicators.filter(function (i) { return i.scales[scale]; }).slice(0, 8).forEach(function (i) {
+          var v = item.properties[i.name];
+          var s = item.properties[i.scales[scale]];
+          rows += "<tr><td>" + escapeHtml(text(i.label)) + "</td><td class='v'>" +
+            (v === null || v === undefined ? "<span class='cache'>" + escapeHtml(s || "—") + "</span>" : fmt(v, i.unit)) + "</td></tr>";
+        });
+        var table = node.querySelector(".chiffres");
+        if (table && popup.isOpen()) {
+          table.innerHTML = rows;
+          popup.update();   // new size: Leaflet pans the map so that the popup stays in view
+          if (popup.options.autoPan && popup._adjustPan) { popup._adjustPan(); }
+        }
+      }).catch(function () { /* the popup keeps its main value */ });
+  }
+
+  // -- selection and export ----------------------------------------------------------------------
+  function addToSelection(scale, code, name) {
+    if (state.selection.length && state.selection[0].scale !== scale) { state.selection = []; }
+    if (!state.selection.some(function (s) { return s.code === code; })) {
+      state.selection.push({ scale: scale, code: code, name: name });
+    }
+    renderSelection();
+  }
+
+  function renderSelection() {
+    var ul = $("selection");
+    ul.innerHTML = "";
+    state.selection.forEach(function (s, i) {
+      var li = document.createElement("li");
+      li.textContent = s.name + " (" + s.code + ")";
+      var b = document.createElement("button");
+      b.type = "button"; b.textContent = t("retirer");
+      b.addEventListener("click", function () { state.selection.splice(i, 1); renderSelection(); });
+      li.appendChild(b);
+      ul.appendChild(li);
+    });
+  }
+
+  var TERRITORY_KEY = { commune: "communes", iris: "iris", qpv: "qpv" };
+
+  function exportInputs() {
+    var scale = state.selection.length ? state.selection[0].scale : state.shownScale;
+    var layer = currentTheme().layers[scale] || state.shownLayer;
+    var territory = "MEL";
+    if (state.selection.length) {
+      territory = {};
+      territory[TERRITORY_KEY[scale]] = state.selection.map(function (s) { return s.code; });
+    } else if (scale === "residence") {
+      territory = { bbox: viewBbox(0).split(",").map(Number) };
+    }
+    return { layers: [layer.name], territory: territory, millesime: Number(state.millesime), format: "xlsx" };
+  }
+
+  function download(blob, name) {
+    var a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = name;
+    document.body.appendChild(a);
+    a.click();
+    setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+  }
+
+  function exportDone(response, name) {
+    return response.blob().then(function (blob) {
+      download(blob, name);
+      setExportState(t("exportFini") + name, false);
+    });
+  }
+
+  function setExportState(message, running) {
+    $("export-etat").textContent = message;
+    $("export-etat").classList.toggle("occupe", running);
+    $("export").disabled = running;
+  }
+
+  function failure(response) {
+    return response.text().then(function (body) {
+      var message = String(response.status);
+      try { message = JSON.parse(body).description || message; } catch (e) { /* not JSON */ }
+      throw new Error(message);
+    });
+  }
+
+  // An asynchronous export (201 + Location: /jobs/{id}): poll the job, then fetch its result.
+  function pollJob(location, name) {
+    setExportState(t("travail") + location, true);
+    return new Promise(function (resolve, reject) {
+      function tick() {
+        fetch(location + (location.indexOf("?") < 0 ? "?" : "&") + "f=json", { credentials: "same-origin" })
+          .then(function (r) { return r.ok ? r.json() : failure(r); })
+          .then(function (job) {
+            var status = (job.status || "").toLowerCase();
+            if (status === "successful") {
+              var results = (job.links || []).find(function (l) { return /results/.test(l.rel || "") || /results/.test(l.href || ""); });
+              var href = results ? results.href : location.replace(/\/?$/, "/results");
+              fetch(href, { credentials: "same-origin" })
+                .then(function (r) { return r.ok ? exportDone(r, name) : failure(r); }).then(resolve, reject);
+            } else if (status === "failed" || status === "dismissed") {
+              reject(new Error(job.message || status));
+            } else {
+              setTimeout(tick, 1000);
+            }
+          }).catch(reject);
+      }
+      tick();
+    });
+  }
+
+  function runExport() {
+    var inputs = exportInputs();
+    var name = "export-" + inputs.layers[0] + "-" + inputs.millesime + ".xlsx";
+    setExportState(t("exportEnCours"), true);
+    fetch("/processes/export/execution", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ inputs: inputs })
+    }).then(function (r) {
+      if (r.status === 201 && r.headers.get("Location")) { return pollJob(r.headers.get("Location"), name); }
+      if (!r.ok) { return failure(r); }
+      return exportDone(r, name);
+    }).catch(function (err) {
+      setExportState(t("exportErreur") + err.message, false);
+    });
+  }
+
+  // -- context layers ----------------------------------------------------------------------------
+  var CONTEXT_STYLE = {
+    etablissements_scolaires: { radius: 4, fillColor: "#2e7d32", color: "#1b5e20" },
+    arrets_transport: { radius: 3, fillColor: "#1565c0", color: "#0d47a1" },
+    equipements: { radius: 3, fillColor: "#8e24aa", color: "#4a148c" },
+    qpv: { color: "#c2185b", weight: 2, fill: false, dashArray: "4 3" },
+    communes: { color: "#37474f", weight: 1.2, fill: false }
+  };
+  var CONTEXT_MIN_ZOOM = { equipements: 13 };
+
+  function buildContextPanel() {
+    var box = $("contexte");
+    box.innerHTML = "";
+    Object.keys(state.catalog.context).forEach(function (name) {
+      var spec = state.catalog.context[name];
+      var label = document.createElement("label");
+      var input = document.createElement("input");
+      input.type = "checkbox"; input.id = "ctx-" + name; input.dataset.couche = name;
+      input.checked = !!state.contextOn[name];
+      input.addEventListener("change", function () { state.contextOn[name] = input.checked; refreshContext(name); });
+      label.appendChild(input);
+      label.appendChild(document.createTextNode(" " + text(spec.title)));
+      var hint = document.createElement("span");
+      hint.className = "discret"; hint.id = "ctx-info-" + name;
+      label.appendChild(hint);
+      box.appendChild(label);
+      if (spec.family_field) {
+        var sel = document.createElement("select");
+        sel.id = "ctx-famille";
+        sel.innerHTML = "<option value=''>" + t("familles") + "</option>" + Object.keys(state.catalog.equipment_families).map(function (k) {
+          return "<option value='" + k + "'>" + k + " — " + escapeHtml(text(state.catalog.equipment_families[k])) + "</option>";
+        }).join("");
+        sel.value = state.family || "";
+        sel.addEventListener("change", function () { state.family = sel.value; refreshContext(name, true); });
+        box.appendChild(sel);
+      }
+    });
+  }
+
+  function refreshContext(name, force) {
+    var spec = state.catalog.context[name];
+    var info = $("ctx-info-" + name);
+    if (!state.contextOn[name]) {
+      if (layers.context[name]) { map.removeLayer(layers.context[name]); layers.context[name] = null; }
+      if (info) { info.textContent = ""; }
+      return;
+    }
+    if (map.getZoom() < (CONTEXT_MIN_ZOOM[name] || 0)) {
+      if (layers.context[name]) { map.removeLayer(layers.context[name]); layers.context[name] = null; }
+      if (info) { info.textContent = " (" + t("zoomer") + ")"; }
+      return;
+    }
+    var params = { zoom: spec.kind === "outline" ? 11 : map.getZoom() };
+    if (spec.kind === "point") { params.bbox = viewBbox(0.1); }
+    if (spec.family_field && state.family) { params.famille = state.family; }
+    var url = layerUrl(name, params);
+    if (!force && layers.context[name] && layers.context[name].url === url) { return; }
+    fetchJson(url).then(function (data) {
+      if (!state.contextOn[name]) { return; }
+      var style = CONTEXT_STYLE[name];
+      var next = L.geoJSON(data, {
+        style: function (f) {
+          return f.geometry.type === "Point" ? style : Object.assign({ pane: "contextes", interactive: false }, style);
+        },
+        pointToLayer: function (f, latlng) {
+          return L.circleMarker(latlng, Object.assign({ pane: "points", weight: 1, fillOpacity: 0.9 }, style));
+        },
+        onEachFeature: function (f, lay) {
+          var label = f.properties[spec.label_field];
+          if (label && spec.kind === "point") { lay.bindTooltip(String(label)); }
+        }
+      });
+      if (layers.context[name]) { map.removeLayer(layers.context[name]); }
+      next.url = url;
+      layers.context[name] = next.addTo(map);
+      if (info) { info.textContent = " (" + data.features.length + (data.truncated ? "+" : "") + ")"; }
+    }).catch(function (err) { if (info) { info.textContent = " (" + err.message + ")"; } });
+  }
+
+  function refreshAllContext() {
+    Object.keys(state.catalog.context).forEach(function (name) { refreshContext(name); });
+  }
+
+  // -- choices -----------------------------------------------------------------------------------
+  function fillThemes() {
+    $("theme").innerHTML = state.catalog.themes.map(function (th) {
+      return "<option value='" + th.name + "'>" + escapeHtml(text(th.title)) + "</option>";
+    }).join("");
+    $("theme").value = state.theme;
+  }
+
+  function fillIndicators() {
+    var theme = currentTheme();
+    $("indicateur").innerHTML = theme.indicators.map(function (i) {
+      return "<option value='" + i.name + "' title='" + escapeHtml(text(i.definition)) + "'>" + escapeHtml(text(i.label)) + "</option>";
+    }).join("");
+    if (!theme.indicators.some(function (i) { return i.name === state.indicator; })) {
+      state.indicator = theme.indicators[0].name;
+    }
+    $("indicateur").value = state.indicator;
+  }
+
+  function fillMillesimes() {
+    var theme = currentTheme();
+    var years = {};
+    Object.keys(theme.layers).forEach(function (scale) {
+      (state.catalog.millesimes[theme.layers[scale].name] || []).forEach(function (y) { years[y] = true; });
+    });
+    var list = Object.keys(years).map(Number).sort(function (a, b) { return b - a; });
+    $("millesime").innerHTML = list.map(function (y) { return "<option>" + y + "</option>"; }).join("");
+    if (list.indexOf(Number(state.millesime)) < 0) { state.millesime = list[0]; }
+    $("millesime").value = state.millesime;
+  }
+
+  function applyLanguage() {
+    document.documentElement.lang = state.lang;
+    document.querySelectorAll("[data-i18n]").forEach(function (el) {
+      var value = T[state.lang][el.dataset.i18n];
+      if (value) { el.textContent = value; }
+    });
+    document.querySelectorAll("#aide [data-lang]").forEach(function (el) { el.hidden = el.dataset.lang !== state.lang; });
+    $("langue").textContent = state.lang === "fr" ? "EN" : "FR";
+    $("copier").textContent = t("copier");
+    if (state.catalog) {
+      fillThemes(); fillIndicators(); buildContextPanel(); renderSelection();
+      layers.mainUrl = null; refresh();
+    }
+  }
+
+  function start(catalog) {
+    state.catalog = catalog;
+    state.theme = catalog.themes[0].name;
+    state.indicator = catalog.themes[0].indicators[0].name;
+    state.contextOn = { communes: true, qpv: true };
+    if (catalog.background && catalog.background.url) {
+      L.tileLayer(catalog.background.url, { attribution: catalog.background.attribution || "", maxZoom: 19 }).addTo(map);
+    }
+    $("url-api").value = catalog.api || window.location.origin;
+    fillThemes(); fillIndicators(); fillMillesimes(); buildContextPanel();
+    $("theme").addEventListener("change", function () {
+      state.theme = $("theme").value; fillIndicators(); fillMillesimes(); refresh();
+    });
+    $("indicateur").addEventListener("change", function () { state.indicator = $("indicateur").value; refresh(); });
+    $("millesime").addEventListener("change", function () { state.millesime = Number($("millesime").value); refresh(); });
+    $("echelle").addEventListener("change", function () { state.scaleMode = $("echelle").value; refresh(); });
+    $("classes").addEventListener("change", function () {
+      state.method = $("classes").value; layers.mainUrl = null; refresh();
+    });
+    map.on("moveend", function () { refresh(); refreshAllContext(); });
+    refresh();
+    refreshAllContext();
+  }
+
+  $("langue").addEventListener("click", function () { state.lang = state.lang === "fr" ? "en" : "fr"; applyLanguage(); });
+  $("aide-bouton").addEventListener("click", function () { $("aide").showModal(); });
+  $("copier").addEventListener("click", function () {
+    var input = $("url-api");
+    input.select();
+    if (navigator.clipboard) { navigator.clipboard.writeText(input.value).catch(function () {}); }
+    $("copier").textContent = t("copie");
+  });
+  $("export").addEventListener("click", runExport);
+  $("vider").addEventListener("click", function () { state.selection = []; renderSelection(); });
+
+  var inline = document.getElementById("catalogue");
+  (inline ? Promise.resolve(JSON.parse(inline.textContent))
+          : fetch("/carte/api/catalogue", { credentials: "same-origin" })
+              .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); }))
+    .then(start)
+    .catch(function (err) { showNotice("Catalogue indisponible : " + err.message); });
+
+  window.carte = { map: map, state: state };
+})();

@@ -1,0 +1,64 @@
+"""The map page, as a Flask blueprint registered by ``auth.gate._build_app``.
+
+Routes (all behind the gate, except the static assets under ``/static/carte/``):
+
+- ``GET /carte``: the page (Leaflet, shipped with the project, no CDN);
+- ``GET /carte/api/catalogue``: themes, indicators, scales, context layers, loaded
+  millésimes, background setting and source mention;
+- ``GET /carte/api/couches/<layer>``: a layer's GeoJSON, simplified per zoom
+  (``zoom``, ``millesime``, ``bbox``, ``champs``, ``famille``; see ``carte.layers``).
+"""
+from __future__ import annotations
+
+import gzip
+import logging
+
+from flask import Blueprint, Response, jsonify, render_template, request
+
+from carte.catalog import catalog
+from carte.layers import LayerRequestError, layer_geojson, millesimes, parse_request
+from data_dictionary.model import dictionary
+from portail.settings import SOURCE_MENTION, get_settings
+
+LOGGER = logging.getLogger(__name__)
+
+BLUEPRINT = Blueprint("carte", __name__, template_folder="templates",
+                      static_folder="static", static_url_path="/static/carte")
+
+
+def catalogue_body() -> dict:
+    settings = get_settings()
+    body = dict(catalog())
+    body["millesimes"] = millesimes(dictionary())
+    body["background"] = {"url": settings.tiles_url, "attribution": settings.tiles_attribution}
+    body["source"] = SOURCE_MENTION
+    body["api"] = settings.public_url
+    return body
+
+
+@BLUEPRINT.get("/carte")
+def page():
+    # The catalogue is written into the page: one round trip less before the first layer.
+    return render_template("carte.html", source=SOURCE_MENTION, catalogue=catalogue_body())
+
+
+@BLUEPRINT.get("/carte/api/catalogue")
+def catalogue():
+    return jsonify(catalogue_body())
+
+
+@BLUEPRINT.get("/carte/api/couches/<name>")
+def layer(name: str):
+    try:
+        req = parse_request(dictionary(), name, request.args)
+    except LayerRequestError as exc:
+        return jsonify({"code": "InvalidParameterValue", "description": str(exc)}), 400
+    body = layer_geojson(req)
+    response = Response(body, mimetype="application/geo+json")
+    # GeoJSON compresses about 5:1; worth it on a metropolitan network, cheap on loopback.
+    if len(body) > 4096 and "gzip" in request.headers.get("Accept-Encoding", ""):
+        response.set_data(gzip.compress(body, compresslevel=5))
+        response.headers["Content-Encoding"] = "gzip"
+    response.headers["Vary"] = "Accept-Encoding"
+    return response
+
