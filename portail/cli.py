@@ -132,7 +132,7 @@ def server_start(port, foreground):
 
 @server.command("stop")
 def server_stop():
-    """Arrête le portail."""
+    """Arrête le portail (et son worker)."""
     from portail import server as srv
     srv.stop(get_settings())
 
@@ -252,11 +252,14 @@ def demo(port):
 # Verb families that live with their package.
 from auth.cli import audit, orgs, users  # noqa: E402
 from etl.cli import etl  # noqa: E402
+from processes.jobs.cli import jobs, worker  # noqa: E402
 
 main.add_command(etl)
 main.add_command(users)
 main.add_command(orgs)
 main.add_command(audit)
+main.add_command(worker)
+main.add_command(jobs)
 
 
 @audit.command("secret")

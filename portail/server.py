@@ -44,6 +44,8 @@ def gunicorn_command(settings: Settings) -> list[str]:
 
 
 def stop(settings: Settings, quiet: bool = False) -> bool:
+    from processes.jobs.worker import stop_background
+    stop_background(settings)   # the worker started next to the server, if any
     pid = running_pid(settings)
     if pid is None:
         if not quiet:
@@ -107,3 +109,7 @@ def start(settings: Settings, foreground: bool = False) -> None:
         process.terminate()
         raise UserError("Le serveur n'a pas démarré :\n" + "\n".join(tail),
                         hint=f"Journal complet : {settings.server_logfile}")
+    # One job worker next to the server, so that asynchronous exports complete
+    # (containers run workers as their own service: `portail-lls worker`).
+    from processes.jobs.worker import start_background
+    start_background(settings, env)
