@@ -404,3 +404,47 @@ def test_two_apps_and_two_workers_run_every_job_exactly_once(procs, users, owner
     logs = procs.log("w1") + procs.log("w2")
     for _, _, job_id in submitted:
         assert logs.count(f"job {job_id}: run ") == 1
+
+
+def test_no_job_is_lost_when_postgresql_restarts(procs, users, live_server, settings):
+    from portail.cluster import LocalCluster
+    a = session_of(users["a"])
+    running_url = submit(a, live_server)
+    lock = psycopg.connect(settings.owner_dsn())
+    lock.execute("REFRESH MATERIALIZED VIEW diffusion.commune")   # the first job waits on it
+    procs.worker("w1")
+    with psycopg.connect(settings.owner_dsn(), autocommit=True) as conn:
+        wait_db(conn, lambda: db_job(conn, running_url)["status"] == "running",
+                what="the job to start")
+    waiting_url = submit(a, live_server)          # queued behind it (one worker)
+    cluster = LocalCluster(settings.cluster_dir)
+    cluster.stop()                                # kills the lock's session too
+    lock.close()
+    cluster.start()
+    for url in (running_url, waiting_url):
+        job = wait_for(a, url, seconds=60)
+        assert job["status"] == "successful"
+        assert read_workbook(a.get(f"{url}/results").content) == ["Lille", "Roubaix"]
+    with psycopg.connect(settings.owner_dsn(), autocommit=True) as conn:
+        assert db_job(conn, running_url)["attempts"] == 2   # interrupted, then run again
+        assert db_job(conn, waiting_url)["attempts"] == 1
+
+
+def test_the_entrypoint_worker_mode_migrates_then_runs_jobs(procs, users, live_server, settings):
+    venv_bin = Path(sys.executable).parent
+    env = {**os.environ, **FAST, "DATABASE_URL": settings.admin_dsn(),
+           "PORTAIL_STATE_DIR": str(settings.state_dir),
+           "PORTAIL_LLS": str(venv_bin / "portail-lls"),
+           "PATH": f"{venv_bin}:{os.environ['PATH']}"}
+    log = open(procs.folder / "entrypoint.log", "ab")
+    proc = subprocess.Popen(["sh", str(REPO_ROOT / "docker" / "entrypoint.sh"), "worker"],
+                            env=env, stdout=log, stderr=subprocess.STDOUT, cwd="/")
+    procs.started.append(proc)
+    a = session_of(users["a"])
+    url = submit(a, live_server)
+    assert wait_for(a, url)["status"] == "successful"
+    # exec: the worker is the entrypoint's own process (docker stop's SIGTERM reaches it).
+    cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
+    assert cmdline[-2:] == [b"worker", b""] and b"sh" not in cmdline[0]
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0
