@@ -448,3 +448,30 @@ def test_the_entrypoint_worker_mode_migrates_then_runs_jobs(procs, users, live_s
     assert cmdline[-2:] == [b"worker", b""] and b"sh" not in cmdline[0]
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=15) == 0
+
+
+def test_finished_jobs_are_purged_after_their_retention(procs, users, live_server, settings,
+                                                        owner_conn):
+    a = session_of(users["a"])
+    old, recent = uuid.uuid4(), uuid.uuid4()
+    for job_id, age in ((old, "73 hours"), (recent, "1 hour")):
+        owner_conn.execute(
+            """INSERT INTO jobs.job (job_id, owner, process_id, inputs, status, progress,
+                      result, result_mimetype, result_filename, result_bytes, finished_at,
+                      expires_at)
+               VALUES (%s, %s, 'export', '{}', 'successful', 100, 'x', 'text/csv', 'a.csv', 1,
+                       now() - %s::interval,
+                       now() - %s::interval + make_interval(hours => %s))""",
+            [job_id, users["a"][0], age, age, settings.jobs_result_hours])
+    assert a.get(f"{live_server}/jobs/{old}/results").status_code == 200
+    done = subprocess.run([sys.executable, "-m", "portail.cli", "jobs", "purge"],
+                          capture_output=True, text=True, cwd=REPO_ROOT)
+    assert done.returncode == 0 and done.stdout.startswith("1 travail"), done.stderr
+    assert a.get(f"{live_server}/jobs/{old}", params={"f": "json"}).status_code == 404
+    assert a.get(f"{live_server}/jobs/{recent}/results").status_code == 200
+
+
+def test_the_service_role_cannot_read_jobs(settings, no_session_worker):
+    with psycopg.connect(settings.service_dsn(), autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT count(*) FROM jobs.job")
