@@ -432,7 +432,8 @@ def test_no_job_is_lost_when_postgresql_restarts(procs, users, live_server, sett
 
 def test_the_entrypoint_worker_mode_migrates_then_runs_jobs(procs, users, live_server, settings):
     venv_bin = Path(sys.executable).parent
-    env = {**os.environ, **FAST, "DATABASE_URL": settings.admin_dsn(),
+    # A long poll: the job is picked up on its NOTIFY, and SIGTERM ends the wait at once.
+    env = {**os.environ, **FAST, "JOBS_POLL_SECONDS": "60", "DATABASE_URL": settings.admin_dsn(),
            "PORTAIL_STATE_DIR": str(settings.state_dir),
            "PORTAIL_LLS": str(venv_bin / "portail-lls"),
            "PATH": f"{venv_bin}:{os.environ['PATH']}"}
@@ -442,12 +443,15 @@ def test_the_entrypoint_worker_mode_migrates_then_runs_jobs(procs, users, live_s
     procs.started.append(proc)
     a = session_of(users["a"])
     url = submit(a, live_server)
-    assert wait_for(a, url)["status"] == "successful"
+    assert wait_for(a, url, seconds=20)["status"] == "successful"
     # exec: the worker is the entrypoint's own process (docker stop's SIGTERM reaches it).
     cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
     assert cmdline[-2:] == [b"worker", b""] and b"sh" not in cmdline[0]
+    time.sleep(0.5)   # back to waiting for a notification
+    started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=15) == 0
+    assert time.monotonic() - started < 3
 
 
 def test_finished_jobs_are_purged_after_their_retention(procs, users, live_server, settings,

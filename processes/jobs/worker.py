@@ -49,6 +49,10 @@ EXTENSIONS = {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet
               "application/pdf": "pdf"}
 
 
+class WorkerStopped(Exception):
+    """SIGTERM while idle: leave the wait for notifications at once."""
+
+
 class JobCancelled(ProcessorExecuteError):
     """The job was deleted by its owner, or its lease lost, while it ran (a
     ProcessorExecuteError, so that a process lets it through untouched)."""
@@ -73,6 +77,7 @@ class Worker:
                           if conf.get("type") == "process"}
         self._last_purge = 0.0
         self.runs = 0
+        self.idle = False   # True only while waiting for a notification
 
     # -- one job ---------------------------------------------------------------------------
     def run_one(self) -> bool:
@@ -201,9 +206,17 @@ class Worker:
                 if self.run_one():
                     continue
                 # Nothing to do: sleep until a notification or the poll delay.
-                for _ in listener.notifies(timeout=self.settings.jobs_poll_seconds,
-                                           stop_after=1):
-                    pass
+                self.idle = True
+                if self.stopping.is_set():
+                    break
+                try:
+                    for _ in listener.notifies(timeout=self.settings.jobs_poll_seconds,
+                                               stop_after=1):
+                        pass
+                finally:
+                    self.idle = False
+            except WorkerStopped:
+                break
             except (psycopg.OperationalError, PoolTimeout) as exc:
                 LOGGER.warning("database unavailable (%s), waiting", type(exc).__name__)
                 if listener is not None:
@@ -215,8 +228,10 @@ class Worker:
         LOGGER.info("worker %s stopped", self.name)
 
     def stop(self, *_args) -> None:
-        """SIGTERM: finish the current job, then exit."""
+        """SIGTERM: finish the current job, then exit (at once when idle)."""
         self.stopping.set()
+        if self.idle:
+            raise WorkerStopped()
 
 
 def serve(settings: Settings) -> None:
