@@ -144,6 +144,9 @@ def server_status():
     settings = get_settings()
     pid = srv.running_pid(settings)
     click.echo(f"Portail : {'en marche (pid %d), %s' % (pid, settings.public_url) if pid else 'arrêté'}")
+    from processes.jobs.worker import background_pid
+    worker_pid = background_pid(settings)
+    click.echo(f"Worker   : {'en marche (pid %d)' % worker_pid if worker_pid else 'arrêté'}")
 
 
 def _with_port(port: int | None) -> Settings:
