@@ -90,6 +90,8 @@ def start(settings: Settings, foreground: bool = False) -> None:
         raise UserError(f"Le port {settings.port} est déjà utilisé par un autre programme.",
                         hint=f"Choisissez-en un autre : PORT={settings.port + 1} make demo "
                              f"(ou portail-lls server start --port {settings.port + 1}).")
+    from processes.jobs.worker import stop_background
+    stop_background(settings, wait=False)   # ends after its job, next to the new one
     stop(settings, quiet=True)  # a second `make demo` restarts our own server
     # The OpenAPI document follows the config and the public URL: regenerate it.
     prepare_pygeoapi(settings, regenerate=True)

@@ -43,14 +43,11 @@ LOGGER = logging.getLogger("portail.worker")
 
 GENERIC_FAILURE = "échec : le traitement a échoué côté serveur (voir le journal du worker)"
 PURGE_EVERY_SECONDS = 600
+WAIT_SLICE_SECONDS = 0.25
 EXTENSIONS = {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
               "text/csv": "csv", "application/json": "json",
               "application/geopackage+sqlite3": "gpkg", "text/html": "html",
               "application/pdf": "pdf"}
-
-
-class WorkerStopped(Exception):
-    """SIGTERM while idle: leave the wait for notifications at once."""
 
 
 class JobCancelled(ProcessorExecuteError):
@@ -77,7 +74,6 @@ class Worker:
                           if conf.get("type") == "process"}
         self._last_purge = 0.0
         self.runs = 0
-        self.idle = False   # True only while waiting for a notification
 
     # -- one job ---------------------------------------------------------------------------
     def run_one(self) -> bool:
@@ -205,18 +201,7 @@ class Worker:
                     listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(store.CHANNEL)))
                 if self.run_one():
                     continue
-                # Nothing to do: sleep until a notification or the poll delay.
-                self.idle = True
-                if self.stopping.is_set():
-                    break
-                try:
-                    for _ in listener.notifies(timeout=self.settings.jobs_poll_seconds,
-                                               stop_after=1):
-                        pass
-                finally:
-                    self.idle = False
-            except WorkerStopped:
-                break
+                self._wait(listener)
             except (psycopg.OperationalError, PoolTimeout) as exc:
                 LOGGER.warning("database unavailable (%s), waiting", type(exc).__name__)
                 if listener is not None:
@@ -227,11 +212,21 @@ class Worker:
             listener.close()
         LOGGER.info("worker %s stopped", self.name)
 
+    def _wait(self, listener: psycopg.Connection) -> None:
+        """Nothing to do: sleep until a notification or the poll delay, in short slices
+        so that SIGTERM ends an idle worker at once (psycopg's wait does not return on
+        a signal)."""
+        deadline = time.monotonic() + self.settings.jobs_poll_seconds
+        while not self.stopping.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            for _ in listener.notifies(timeout=min(WAIT_SLICE_SECONDS, left), stop_after=1):
+                return
+
     def stop(self, *_args) -> None:
-        """SIGTERM: finish the current job, then exit (at once when idle)."""
+        """SIGTERM: finish the current job, then exit."""
         self.stopping.set()
-        if self.idle:
-            raise WorkerStopped()
 
 
 def serve(settings: Settings) -> None:
@@ -283,13 +278,19 @@ def start_background(settings: Settings, env: dict) -> int:
     return process.pid
 
 
-def stop_background(settings: Settings, grace_seconds: float = 10.0) -> bool:
-    """Stop the background worker: SIGTERM (it finishes its job), SIGKILL after the grace."""
+def stop_background(settings: Settings, grace_seconds: float = 10.0, wait: bool = True) -> bool:
+    """Stop the background worker: SIGTERM (it finishes its job), SIGKILL after the grace.
+
+    ``wait=False`` (a restart): signal it and return; it ends by itself, next to its
+    successor (several workers are always allowed)."""
     pid = background_pid(settings)
     if pid is None:
         settings.worker_pidfile.unlink(missing_ok=True)
         return False
     os.kill(pid, signal.SIGTERM)
+    if not wait:
+        settings.worker_pidfile.unlink(missing_ok=True)
+        return True
     deadline = time.monotonic() + grace_seconds
     while not _gone(pid):
         if time.monotonic() > deadline:
