@@ -486,3 +486,46 @@ def test_the_service_role_cannot_read_jobs(settings, no_session_worker):
     with psycopg.connect(settings.service_dsn(), autocommit=True) as conn:
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("SELECT count(*) FROM jobs.job")
+
+
+# -- the claim rule, for all queues ---------------------------------------------------------------
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st  # noqa: E402
+
+from processes.jobs import store  # noqa: E402
+
+
+@hsettings(max_examples=40, deadline=None,
+           suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(owners=st.lists(st.sampled_from(["a", "b", "admin"]), min_size=1, max_size=12),
+       already_running=st.lists(st.sampled_from(["a", "b", "admin"]), max_size=3),
+       max_running=st.integers(1, 5), max_per_user=st.integers(1, 3))
+def test_claims_take_the_oldest_jobs_the_caps_allow(users, settings, no_session_worker, owners,
+                                                    already_running, max_running, max_per_user):
+    """Claiming until nothing is left gives exactly the jobs a first-come, first-served
+    reading of the queue allows under both caps, whatever the queue holds."""
+    login = {k: users[k][0] for k in ("a", "b", "admin")}
+    with psycopg.connect(settings.gate_dsn(), autocommit=True) as conn:
+        conn.execute("DELETE FROM jobs.job")
+        for who in already_running:
+            conn.execute("INSERT INTO jobs.job (job_id, owner, process_id, inputs, status, "
+                         "lease_until) VALUES (gen_random_uuid(), %s, 'export', '{}', "
+                         "'running', now() + interval '1 hour')", [login[who]])
+        queue = []
+        for i, who in enumerate(owners):
+            job_id = uuid.uuid4()
+            conn.execute("INSERT INTO jobs.job (job_id, owner, process_id, inputs, created_at) "
+                         "VALUES (%s, %s, 'export', '{}', now() + make_interval(secs => %s))",
+                         [job_id, login[who], i / 1000])
+            queue.append((job_id, who))
+        claimed = []
+        while (c := store.claim(conn, "test", 60, max_running, max_per_user)) is not None:
+            claimed.append(c.job_id)
+            assert c.attempts == 1
+        conn.execute("DELETE FROM jobs.job")
+    running = list(already_running)
+    expected = []
+    for job_id, who in queue:   # the model: oldest first, both caps
+        if len(running) < max_running and running.count(who) < max_per_user:
+            running.append(who)
+            expected.append(job_id)
+    assert claimed == expected
