@@ -125,6 +125,8 @@ def _build_app(settings: Settings, gate: bool) -> Flask:
     app.register_blueprint(dictionary_pages)
     from carte.web import BLUEPRINT as map_page   # /carte (the map page)
     app.register_blueprint(map_page)
+    from processes.jobs.web import BLUEPRINT as job_headers
+    app.register_blueprint(job_headers)
 
     if gate:
         _install_gate(app, settings, gate_pool)

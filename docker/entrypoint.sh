@@ -10,6 +10,8 @@
 #      Workers and threads come from WEB_WORKERS / WEB_THREADS (portail/settings.py).
 #
 # Usage: entrypoint.sh [web]          migrate, then serve (default)
+#        entrypoint.sh worker         migrate, then run export jobs (`portail-lls worker`;
+#                                     any number of replicas, SIGTERM ends after the job)
 #        entrypoint.sh migrate        migrate only (one-off job before an upgrade)
 #        entrypoint.sh COMMAND ARGS…  anything else, e.g. `portail-lls users review`
 set -eu
@@ -63,6 +65,11 @@ case "$command" in
         # The web processes never connect as the migrating account: drop its password.
         unset PGPASSWORD
         exec "$PORTAIL_LLS" server start --foreground
+        ;;
+    worker)
+        migrate
+        unset PGPASSWORD
+        exec "$PORTAIL_LLS" worker
         ;;
     migrate)
         migrate

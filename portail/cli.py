@@ -132,7 +132,7 @@ def server_start(port, foreground):
 
 @server.command("stop")
 def server_stop():
-    """Arrête le portail."""
+    """Arrête le portail (et son worker)."""
     from portail import server as srv
     srv.stop(get_settings())
 
@@ -144,6 +144,9 @@ def server_status():
     settings = get_settings()
     pid = srv.running_pid(settings)
     click.echo(f"Portail : {'en marche (pid %d), %s' % (pid, settings.public_url) if pid else 'arrêté'}")
+    from processes.jobs.worker import background_pid
+    worker_pid = background_pid(settings)
+    click.echo(f"Worker   : {'en marche (pid %d)' % worker_pid if worker_pid else 'arrêté'}")
 
 
 def _with_port(port: int | None) -> Settings:
@@ -252,11 +255,14 @@ def demo(port):
 # Verb families that live with their package.
 from auth.cli import audit, orgs, users  # noqa: E402
 from etl.cli import etl  # noqa: E402
+from processes.jobs.cli import jobs, worker  # noqa: E402
 
 main.add_command(etl)
 main.add_command(users)
 main.add_command(orgs)
 main.add_command(audit)
+main.add_command(worker)
+main.add_command(jobs)
 
 
 @audit.command("secret")

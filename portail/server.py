@@ -44,6 +44,8 @@ def gunicorn_command(settings: Settings) -> list[str]:
 
 
 def stop(settings: Settings, quiet: bool = False) -> bool:
+    from processes.jobs.worker import stop_background
+    stop_background(settings)   # the worker started next to the server, if any
     pid = running_pid(settings)
     if pid is None:
         if not quiet:
@@ -88,6 +90,8 @@ def start(settings: Settings, foreground: bool = False) -> None:
         raise UserError(f"Le port {settings.port} est déjà utilisé par un autre programme.",
                         hint=f"Choisissez-en un autre : PORT={settings.port + 1} make demo "
                              f"(ou portail-lls server start --port {settings.port + 1}).")
+    from processes.jobs.worker import stop_background
+    stop_background(settings, wait=False)   # ends after its job, next to the new one
     stop(settings, quiet=True)  # a second `make demo` restarts our own server
     # The OpenAPI document follows the config and the public URL: regenerate it.
     prepare_pygeoapi(settings, regenerate=True)
@@ -107,3 +111,7 @@ def start(settings: Settings, foreground: bool = False) -> None:
         process.terminate()
         raise UserError("Le serveur n'a pas démarré :\n" + "\n".join(tail),
                         hint=f"Journal complet : {settings.server_logfile}")
+    # One job worker next to the server, so that asynchronous exports complete
+    # (containers run workers as their own service: `portail-lls worker`).
+    from processes.jobs.worker import start_background
+    start_background(settings, env)

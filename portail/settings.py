@@ -56,6 +56,14 @@ class Settings:
     # background, which works on a closed network.
     tiles_url: str = ""
     tiles_attribution: str = ""
+    # Export jobs (processes/jobs): caps, retention, lease of a running job.
+    jobs_max_per_user: int = 2     # jobs of one user running at once; the rest wait
+    jobs_max_running: int = 4      # jobs running at once over all workers
+    jobs_max_queued_per_user: int = 20   # accepted + running per user; beyond: 429
+    jobs_result_hours: int = 72    # results (and finished jobs) kept, then purged
+    jobs_lease_seconds: int = 60   # a running job not heartbeaten for this long is lost
+    jobs_max_attempts: int = 2     # a lost job is retried once, then marked failed
+    jobs_poll_seconds: float = 2.0  # worker wake-up when no notification arrives
 
     @property
     def cluster_dir(self) -> Path:
@@ -76,6 +84,14 @@ class Settings:
     @property
     def server_logfile(self) -> Path:
         return self.state_dir / "gunicorn.log"
+
+    @property
+    def worker_pidfile(self) -> Path:
+        return self.state_dir / "worker.pid"
+
+    @property
+    def worker_logfile(self) -> Path:
+        return self.state_dir / "worker.log"
 
     @property
     def uses_local_cluster(self) -> bool:
@@ -127,6 +143,16 @@ def _int_env(name: str, default: int) -> int:
         raise SystemExit(f"{name}={raw!r} : un nombre entier est attendu.") from None
 
 
+def _float_env(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SystemExit(f"{name}={raw!r} : un nombre est attendu.") from None
+
+
 def load_settings() -> Settings:
     state_dir = Path(os.environ.get("PORTAIL_STATE_DIR") or _default_state_dir())
     host = os.environ.get("HOST") or "127.0.0.1"
@@ -146,6 +172,13 @@ def load_settings() -> Settings:
         realm=os.environ.get("AUTH_REALM") or "Portail logement social MEL",
         tiles_url=os.environ.get("PORTAIL_FOND_URL") or "",
         tiles_attribution=os.environ.get("PORTAIL_FOND_ATTRIBUTION") or "",
+        jobs_max_per_user=_int_env("JOBS_MAX_PER_USER", 2),
+        jobs_max_running=_int_env("JOBS_MAX_RUNNING", 4),
+        jobs_max_queued_per_user=_int_env("JOBS_MAX_QUEUED_PER_USER", 20),
+        jobs_result_hours=_int_env("JOBS_RESULT_HOURS", 72),
+        jobs_lease_seconds=_int_env("JOBS_LEASE_SECONDS", 60),
+        jobs_max_attempts=_int_env("JOBS_MAX_ATTEMPTS", 2),
+        jobs_poll_seconds=_float_env("JOBS_POLL_SECONDS", 2.0),
     )
 
 

@@ -30,6 +30,7 @@ from providers.pool import service_pool
 LOGGER = logging.getLogger(__name__)
 MAX_ROWS = 200_000
 FETCH_ROWS = 2000
+PROGRESS_ROWS = 20_000   # a running job reports its progress at each layer and every N rows
 
 PROCESS_METADATA = {
     "version": "1.0.0",
@@ -45,7 +46,8 @@ PROCESS_METADATA = {
         "en": ("Exports published layers of the data dictionary over a territory and "
                "millésimes as an Excel workbook (or CSV for one layer)."),
     },
-    "jobControlOptions": ["sync-execute"],
+    # async-execute: `Prefer: respond-async` queues a job (processes/jobs), run by a worker.
+    "jobControlOptions": ["sync-execute", "async-execute"],
     "keywords": ["export", "Excel", "XLSX", "CSV", "logement social"],
     "inputs": {
         "layers": {
@@ -95,6 +97,10 @@ def _dictionary_at(folder: str) -> Dictionary:
 class ExportProcessor(BaseProcessor):
     """Published rows of dictionary layers, as XLSX (default) or CSV."""
 
+    # Set by the job worker: called with (percent, message) at each layer; it may
+    # raise to stop an export whose job was deleted.
+    on_progress = None
+
     def __init__(self, processor_def: dict):
         super().__init__(processor_def, PROCESS_METADATA)
         self.max_rows = int(processor_def.get("max_rows") or MAX_ROWS)
@@ -110,24 +116,44 @@ class ExportProcessor(BaseProcessor):
             raise
         except (PoolTimeout, psycopg.OperationalError):
             LOGGER.exception("export: database unavailable")
-            raise ExportFailure("base de données indisponible, réessayez plus tard") from None
+            failure = ExportFailure("base de données indisponible, réessayez plus tard")
+            failure.retryable = True   # a job worker puts the job back in the queue
+            raise failure from None
         except Exception:  # noqa: BLE001 - nothing from the database reaches the user
             LOGGER.exception("export failed")
             raise ExportFailure() from None
 
-    def _export(self, data: dict, today: date):
+    def check_inputs(self, data: dict):
+        """The checks that need no database: run before a job is queued (400 at once)."""
         request = parse_request(data, self.dictionary())
         if request.format == "csv" and len(request.layers) > 1:
             raise ExportInputError("format csv : une seule couche par fichier ; "
                                    "choisissez xlsx pour exporter plusieurs couches")
+        return request
+
+    def _progress(self, percent: float, message: str) -> None:
+        if self.on_progress is not None:
+            self.on_progress(int(percent), message)
+
+    def _export(self, data: dict, today: date):
+        request = self.check_inputs(data)
         with service_pool().connection() as conn:
             selections = select_all(conn, request, self.max_rows)
+            total = max(1, sum(s.rows for s in selections))
+            done = 0
 
             def rows_of(sel: LayerSelection):
+                nonlocal done
+                where = f"couche {selections.index(sel) + 1}/{len(selections)} : {sel.layer.name}"
+                self._progress(5 + 90 * done / total, where)
                 stmt, params = sel.select()
                 with conn.transaction(), conn.cursor(name="export_rows") as cur:
                     cur.itersize = FETCH_ROWS
-                    yield from cur.execute(stmt, params)
+                    for n, row in enumerate(cur.execute(stmt, params), start=1):
+                        yield row
+                        if n % PROGRESS_ROWS == 0:
+                            self._progress(5 + 90 * (done + n) / total, where)
+                done += sel.rows
 
             if request.format == "csv":
                 text = io.StringIO()

@@ -29,6 +29,15 @@ def gate_pool() -> ConnectionPool:
     return _pool("gate", settings.gate_dsn, 1, 2)
 
 
+def jobs_pool() -> ConnectionPool:
+    """The pool of the job queue (``jobs`` schema, on the primary), as the gate role.
+
+    Separate from ``gate_pool`` so that serving a job result never makes a
+    login wait for a connection."""
+    settings = get_settings()
+    return _pool("jobs", settings.gate_dsn, 1, 4)
+
+
 def _pool(name: str, dsn_factory, min_size: int, max_size: int) -> ConnectionPool:
     pool = _pools.get(name)
     if pool is not None:

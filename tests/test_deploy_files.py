@@ -51,7 +51,7 @@ def test_compose_file_is_valid_for_the_compose_specification():
     text = interpolate(COMPOSE.read_text(encoding="utf-8"), env_example())
     project = compose_spec.PyCompose.from_yaml(text)
     project.validate()
-    assert set(project.service_names()) == {"db", "app", "proxy"}
+    assert set(project.service_names()) == {"db", "app", "worker", "proxy"}
 
 
 def test_compose_parser_catches_a_mistake():
@@ -80,6 +80,11 @@ def test_compose_services_follow_the_deployment_rules():
     assert any(v.startswith("certs:") and v.endswith(":ro") for v in proxy["volumes"])
     assert "443:443" in proxy["ports"]
     assert "ports" not in db and "ports" not in app
+    # The job worker: the app's image in the entrypoint's worker mode, same secrets, no port.
+    worker = doc["services"]["worker"]
+    assert worker["image"] == app["image"] and worker["command"] == ["worker"]
+    assert worker["secrets"] == app["secrets"] and "ports" not in worker
+    assert worker["networks"] == ["backend"]
     assert doc["networks"]["backend"]["internal"] is True
     # Secrets only as files: no password-like value in any environment block.
     for name, service in doc["services"].items():

@@ -1,0 +1,1 @@
+"""Export jobs: queue in PostgreSQL (store), pygeoapi manager (manager), workers (worker)."""
