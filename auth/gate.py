@@ -38,7 +38,8 @@ from portail.settings import Settings, get_settings
 LOGGER = logging.getLogger(__name__)
 
 # Routes open without an account: nothing here returns data.
-PUBLIC_PATHS = frozenset({"/", "/health"})
+# /ready and /metrics: see portail.observability (/metrics is restricted by network).
+PUBLIC_PATHS = frozenset({"/", "/health", "/ready", "/metrics"})
 PUBLIC_PREFIXES = ("/static/",)
 
 SECURITY_SCHEME = "basicAuth"
@@ -122,6 +123,9 @@ def _build_app(settings: Settings, gate: bool) -> Flask:
     app.register_blueprint(ogc_adjustments)
     app.register_blueprint(dictionary_pages)
 
+    # Request id, access log, metrics, /ready, trusted proxies: before the gate's hooks.
+    from portail import observability
+    observability.install(app, settings)
     if gate:
         _install_gate(app, settings, gate_pool)
 
@@ -188,6 +192,8 @@ def _install_gate(app: Flask, settings: Settings, gate_pool) -> None:
     @basic.error_handler
     def _refused(status: int):
         outcome = g.get("outcome")
+        from portail.observability import auth_failure
+        auth_failure("missing" if outcome is None else outcome.kind)
         if outcome is not None and outcome.kind == "locked":
             body = {"code": "TooManyRequests",
                     "description": "Trop de tentatives de connexion échouées : réessayez dans "

@@ -18,13 +18,21 @@ _lock = threading.Lock()
 
 
 def service_pool() -> ConnectionPool:
-    """The pool of the service role, which reads the diffusion schema only."""
+    """The pool of the service role, which reads the diffusion schema only.
+
+    It connects to the read replica when ``READ_DATABASE_URL`` is set
+    (``Settings.service_read_dsn``): the published views are read-only for the
+    portal, so a hot standby serves them as well as the primary.
+    """
     settings = get_settings()
-    return _pool("service", settings.service_dsn, settings.pool_min, settings.pool_max)
+    return _pool("service", settings.service_read_dsn, settings.pool_min, settings.pool_max)
 
 
 def gate_pool() -> ConnectionPool:
-    """The pool of the gate role, which reads the account register only."""
+    """The pool of the gate role, which reads the account register only.
+
+    Always the primary: a login writes (failures, last login, audit log).
+    """
     settings = get_settings()
     return _pool("gate", settings.gate_dsn, 1, 2)
 
@@ -41,6 +49,11 @@ def _pool(name: str, dsn_factory, min_size: int, max_size: int) -> ConnectionPoo
                 # A connection broken by a database restart is replaced, not handed out.
                 check=ConnectionPool.check_connection, timeout=10)
         return _pools[name]
+
+
+def open_pools() -> dict[str, ConnectionPool]:
+    """The pools already opened in this process, by name (for metrics and readiness)."""
+    return dict(_pools)
 
 
 @atexit.register
