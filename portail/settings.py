@@ -53,6 +53,7 @@ class Settings:
     realm: str
     # -- operations (issue 9) ------------------------------------------------------
     read_database_url: str | None = None   # a read replica for the published views
+    pool_timeout: float = 5.0              # seconds a request waits for a connection
     log_format: str = "json"               # "json" (one object a line) or "text"
     log_level: str = "INFO"
     trusted_proxies: tuple[str, ...] = ()  # networks whose X-Forwarded-For is believed
@@ -193,6 +194,7 @@ def load_settings() -> Settings:
         pool_max=_int_env("DB_POOL_MAX", 4),
         realm=os.environ.get("AUTH_REALM") or "Portail logement social MEL",
         read_database_url=_secret_env("READ_DATABASE_URL"),
+        pool_timeout=float(_int_env("DB_POOL_TIMEOUT", 5)),
         log_format=_choice_env("LOG_FORMAT", "json", ("json", "text")),
         log_level=_choice_env("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         trusted_proxies=_list_env("TRUSTED_PROXIES", ()),
