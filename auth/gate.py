@@ -114,6 +114,9 @@ def _build_app(settings: Settings, gate: bool) -> Flask:
     app = Flask("portail", static_folder=str(Path(pygeoapi.__file__).parent / "static"),
                 static_url_path="/static")
     app.url_map.strict_slashes = False
+    # A body larger than this is refused (413) before anything reads it (the proxy has
+    # the same bound: client_max_body_size).
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.ensure_ascii = False   # messages in French, readable with curl
     app.register_blueprint(pygeoapi_blueprint)
     # Corrections to pygeoapi's answers (links, queryable titles, conformance) and

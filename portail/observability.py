@@ -83,8 +83,10 @@ def configure_logging(settings: Settings) -> None:
     if handler is None:
         handler = logging.StreamHandler(sys.stderr)
         handler._portail = True
-        root.addHandler(handler)
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
+    # pygeoapi installs its own root handler when its app is imported: every record
+    # would be written twice, once in its format. One handler, one format.
+    root.handlers = [handler]
     root.setLevel(settings.log_level)
 
 

@@ -63,6 +63,7 @@ class Settings:
     limit_request_line: int = 8190         # gunicorn: longest request line (bytes)
     limit_request_fields: int = 60         # gunicorn: most header fields
     limit_request_field_size: int = 8190   # gunicorn: longest header field (bytes)
+    max_body_bytes: int = 1024 * 1024      # largest request body the app reads (413 beyond)
 
     @property
     def cluster_dir(self) -> Path:
@@ -204,6 +205,7 @@ def load_settings() -> Settings:
         limit_request_line=_int_env("LIMIT_REQUEST_LINE", 8190),
         limit_request_fields=_int_env("LIMIT_REQUEST_FIELDS", 60),
         limit_request_field_size=_int_env("LIMIT_REQUEST_FIELD_SIZE", 8190),
+        max_body_bytes=_int_env("MAX_BODY_BYTES", 1024 * 1024),
     )
 
 

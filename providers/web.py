@@ -70,6 +70,31 @@ def _cql2_filter_language():
     return None
 
 
+@BLUEPRINT.before_app_request
+def _datetime_checked():
+    """A ``datetime`` the provider cannot read is a 400 before pygeoapi parses it.
+
+    pygeoapi 0.21 hands ``datetime`` to dateutil, which raises OverflowError (not a
+    ValueError) on a year of many digits: pygeoapi answered 500. The provider's own
+    grammar (a year, a date, an interval of them) is checked here first.
+    """
+    if request.method != "GET" or not ITEMS_PATH.match(request.path):
+        return None
+    value = request.args.get("datetime")
+    if value is None:
+        return None
+    from pygeoapi.provider.base import ProviderInvalidQueryError
+
+    from providers.published import parse_millesimes
+    try:
+        parse_millesimes(value)
+    except ProviderInvalidQueryError as exc:
+        from flask import jsonify
+        return jsonify({"code": "InvalidParameterValue", "type": "InvalidParameterValue",
+                        "description": exc.message}), 400
+    return None
+
+
 def _set_args(args, changes: dict) -> None:
     items = [(k, v) for k, v in args.items(multi=True) if k not in changes]
     items += [(k, v) for k, v in changes.items() if v is not None]

@@ -54,6 +54,7 @@ def test_one_json_line_per_request_and_no_secret(live_server, settings, account)
     assert line["duration_ms"] > 0 and line["bytes"] == len(response.content)
     whole_log = settings.server_logfile.read_text(errors="replace")
     basic = base64.b64encode(f"{login}:{password}".encode()).decode()
+    assert "INFO - request" not in whole_log        # one line, one format (not pygeoapi's)
     for secret in (password, basic, secret_value):
         assert secret not in whole_log
 
