@@ -118,6 +118,13 @@ def _build_app(settings: Settings, gate: bool) -> Flask:
     # the same bound: client_max_body_size).
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.ensure_ascii = False   # messages in French, readable with curl
+    # Request id, access log, metrics, /ready, trusted proxies first; then the gate, whose
+    # check runs before any blueprint's request hook (an anonymous request gets its 401
+    # before any parameter is looked at).
+    from portail import observability
+    observability.install(app, settings)
+    if gate:
+        _install_gate(app, settings, gate_pool)
     app.register_blueprint(pygeoapi_blueprint)
     # Corrections to pygeoapi's answers (links, queryable titles, conformance) and
     # the data dictionary pages: behind the gate like every other route.
@@ -125,12 +132,6 @@ def _build_app(settings: Settings, gate: bool) -> Flask:
     from providers.web import BLUEPRINT as ogc_adjustments
     app.register_blueprint(ogc_adjustments)
     app.register_blueprint(dictionary_pages)
-
-    # Request id, access log, metrics, /ready, trusted proxies: before the gate's hooks.
-    from portail import observability
-    observability.install(app, settings)
-    if gate:
-        _install_gate(app, settings, gate_pool)
 
     @app.after_request
     def _no_shared_cache(response):

@@ -52,3 +52,37 @@ def extra_portal(settings: Settings, state_dir: Path, **extra: str):
 
 def server_log(state_dir: Path) -> str:
     return (state_dir / "gunicorn.log").read_text(errors="replace")
+
+
+# -- a self-contained OpenAPI document for schemathesis ---------------------------------------
+# pygeoapi's generated document points at schemas.opengis.net and GitHub for shared
+# parameters, responses and schemas; nothing outside is reachable here (nor, often, from
+# a production network). The fuzzer gets the same document with those references
+# replaced by local, permissive equivalents: the operations and their own parameters
+# are untouched.
+_REMOTE_PARAMETERS = {
+    "featureId": {"name": "featureId", "in": "path", "required": True,
+                  "schema": {"type": "string"}},
+    "datetime": {"name": "datetime", "in": "query", "required": False,
+                 "schema": {"type": "string"}},
+    "sortby.yaml": {"name": "sortby", "in": "query", "required": False,
+                    "schema": {"type": "string"}},
+}
+
+
+def self_contained_openapi(document):
+    def local(node, parent_key):
+        if isinstance(node, list):
+            return [local(x, parent_key) for x in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and not ref.startswith("#"):
+            name = ref.rstrip("/").rsplit("/", 1)[-1]
+            if parent_key == "parameters":
+                return dict(_REMOTE_PARAMETERS[name])
+            if "/responses/" in ref:
+                return {"description": name.removesuffix(".yaml")}
+            return {}
+        return {k: local(v, k) for k, v in node.items()}
+    return local(document, None)
