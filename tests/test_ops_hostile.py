@@ -217,9 +217,14 @@ def test_a_slow_client_is_cut_after_the_request_timeout(settings, live_server):
 
 # -- schemathesis --------------------------------------------------------------------------
 def run_schemathesis(base_url: str, credentials: tuple[str, str], folder: Path,
-                     max_examples: int, workers: int = 2) -> subprocess.CompletedProcess:
+                     max_examples: int, phases: str = "examples,coverage,fuzzing,stateful",
+                     workers: int = 2) -> subprocess.CompletedProcess:
     """schemathesis over the portal's own OpenAPI document (fetched with credentials,
-    remote references made local), checking that no answer is a server error."""
+    remote references made local), checking that no answer is a server error.
+
+    ``GET /`` (the public landing page) is left out: schemathesis 4.32 crashes on it
+    with an internal hypothesis error ("AST constructor recursion depth mismatch")
+    before sending anything; the corpus tests cover it."""
     import json
     document = requests.get(f"{base_url}/openapi", params={"f": "json"}, auth=credentials,
                             timeout=60).json()
@@ -230,6 +235,7 @@ def run_schemathesis(base_url: str, credentials: tuple[str, str], folder: Path,
          "--auth", ":".join(credentials), "--checks", "not_a_server_error",
          "--max-examples", str(max_examples), "--seed", "20261129", "--workers", str(workers),
          "--request-timeout", "30", "--suppress-health-check", "all",
+         "--phases", phases, "--exclude-path", "/",
          "--report", "junit", "--report-junit-path", str(folder / "junit.xml")],
         capture_output=True, text=True, timeout=3600)
 
@@ -237,7 +243,7 @@ def run_schemathesis(base_url: str, credentials: tuple[str, str], folder: Path,
 def test_schemathesis_finds_no_server_error(live_server, account, tmp_path):
     """A short run in CI (a bounded number of examples per operation); the long run is
     `bench/hostile_schemathesis.py`."""
-    run = run_schemathesis(live_server, account, tmp_path, max_examples=6)
+    run = run_schemathesis(live_server, account, tmp_path, max_examples=5, phases="fuzzing")
     tail = "\n".join(run.stdout.splitlines()[-25:])
     print(f"\n[schemathesis]\n{tail}")
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
