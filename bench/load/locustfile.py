@@ -69,7 +69,9 @@ def _ok(answer, *expected: int) -> bool:
 class Partner(HttpUser):
     """A partner's GIS client or browser, with a personal account."""
 
-    wait_time = between(0.5, 2.0)
+    # Think time between two actions (LOAD_WAIT_MIN/MAX=0: saturation, for throughput).
+    wait_time = between(float(os.environ.get("LOAD_WAIT_MIN", "0.5")),
+                        float(os.environ.get("LOAD_WAIT_MAX", "2.0")))
 
     def on_start(self):
         global _layer_cycle
