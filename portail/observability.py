@@ -84,9 +84,13 @@ def configure_logging(settings: Settings) -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler._portail = True
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
-    # pygeoapi installs its own root handler when its app is imported: every record
-    # would be written twice, once in its format. One handler, one format.
-    root.handlers = [handler]
+    # pygeoapi's logging.basicConfig adds a plain stdout handler to the root when its app
+    # is imported: every record would be written twice, once in its format. One console
+    # handler, one format (other handlers, e.g. a test's capture, are left alone).
+    root.handlers = [h for h in root.handlers
+                     if not (type(h) is logging.StreamHandler
+                             and getattr(h, "stream", None) in (sys.stdout, sys.stderr))]
+    root.addHandler(handler)
     root.setLevel(settings.log_level)
 
 

@@ -237,7 +237,8 @@ def run_schemathesis(base_url: str, credentials: tuple[str, str], folder: Path,
          "--request-timeout", "30", "--suppress-health-check", "all",
          "--phases", phases, "--exclude-path", "/",
          "--report", "junit", "--report-junit-path", str(folder / "junit.xml")],
-        capture_output=True, text=True, timeout=3600)
+        capture_output=True, text=True, timeout=3600,
+        cwd=folder)   # schemathesis keeps a .schemathesis/ cache in its working folder
 
 
 def test_schemathesis_finds_no_server_error(live_server, account, tmp_path):
