@@ -83,6 +83,16 @@ def _served(url) -> tuple[int, int]:
     return health["data_version"], answer.json()["numberMatched"]
 
 
+class SourceAddress(requests.adapters.HTTPAdapter):
+    def __init__(self, address):
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
 class Clients:
     """A few threads querying the portal in a loop; every answer is recorded."""
 
@@ -95,11 +105,16 @@ class Clients:
 
     def _run(self, n: int) -> None:
         session = requests.Session()
-        # Thread 0 sends a wrong password: its every request needs the register.
-        session.auth = (LOGIN, "wrong password") if n == 0 else (LOGIN, PASSWORD)
+        session.auth = (LOGIN, PASSWORD)
         offset = 0
         while not self.stop.is_set():
             started = time.monotonic()
+            if n == 0:
+                # Thread 0: unknown logins, so that every request needs the register; from
+                # rotating loopback addresses, under the brute-force thresholds.
+                session = requests.Session()
+                session.mount("http://", SourceAddress(f"127.0.8.{1 + offset // 5 % 250}"))
+                session.auth = (f"ghost.faults.{offset}", "wrong password")
             try:
                 answer = session.get(f"{self.url}{ITEMS}", timeout=30,
                                      params={"f": "json", "limit": 5, "offset": offset % 90})
