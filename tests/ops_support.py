@@ -4,6 +4,7 @@ disturbs no other test of the session."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -48,6 +49,7 @@ def extra_portal(settings: Settings, state_dir: Path, **extra: str):
     finally:
         subprocess.run([cli, "server", "stop"], env=env, cwd=REPO_ROOT,
                        capture_output=True, timeout=60)
+        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def server_log(state_dir: Path) -> str:
