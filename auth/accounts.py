@@ -55,6 +55,20 @@ SELECT login, password_hash, role, organisation, refusal, disabled_at, disabled_
 FROM register.account_status WHERE login = %s"""
 
 
+def _bookkeeping(conn: psycopg.Connection, query: str, params: list):
+    """A write of the gate (failure count, last login); skipped on a read-only database.
+
+    A read-only database (a standby, or default_transaction_read_only during a
+    maintenance) still serves the published data: logins are checked as usual,
+    but failures cannot be counted until it is writable again (logged).
+    """
+    try:
+        return conn.execute(query, params).fetchone()[0]
+    except psycopg.errors.ReadOnlySqlTransaction:
+        LOGGER.warning("register is read-only: login bookkeeping skipped")
+        return None
+
+
 def authenticate(conn: psycopg.Connection, login: str, password: str, address: str) -> Outcome:
     """Check a login attempt against the register (gate role connection)."""
     key = login[:_MAX_KEY]
@@ -69,8 +83,7 @@ def authenticate(conn: psycopg.Connection, login: str, password: str, address: s
             row = cur.execute(_ACCOUNT_QUERY, [login]).fetchone()
     # Same argon2 work whether the login exists or not: no enumeration by timing.
     if not verify_password(row["password_hash"] if row else None, password):
-        until = conn.execute("SELECT register.gate_failure(%s, %s::inet)",
-                             [key, address]).fetchone()[0]
+        until = _bookkeeping(conn, "SELECT register.gate_failure(%s, %s::inet)", [key, address])
         if until is not None:
             LOGGER.warning("brute force: lock until %s after repeated failures, login=%s "
                            "address=%s", until.isoformat(timespec="seconds"),
@@ -78,11 +91,11 @@ def authenticate(conn: psycopg.Connection, login: str, password: str, address: s
         return Outcome("bad", known_login=row["login"] if row else None)
     refusal = row["refusal"]
     if refusal == "unused":
-        conn.execute("SELECT register.gate_deactivate_unused(%s)", [login])
+        _bookkeeping(conn, "SELECT register.gate_deactivate_unused(%s)", [login])
     if refusal is not None:
         LOGGER.info("login refused (%s): login=%s", refusal, login)
         return Outcome("refused", message=refusal_message(refusal, row), known_login=login)
-    conn.execute("SELECT register.gate_success(%s, %s::inet)", [login, address])
+    _bookkeeping(conn, "SELECT register.gate_success(%s, %s::inet)", [login, address])
     left = row["seconds_left"]
     return Outcome("ok", account=Account(login, row["role"], row["organisation"]),
                    lifetime=None if left is None else max(0.0, math.floor(float(left))),

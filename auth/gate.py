@@ -38,7 +38,8 @@ from portail.settings import Settings, get_settings
 LOGGER = logging.getLogger(__name__)
 
 # Routes open without an account: nothing here returns data.
-PUBLIC_PATHS = frozenset({"/", "/health"})
+# /ready and /metrics: see portail.observability (/metrics is restricted by network).
+PUBLIC_PATHS = frozenset({"/", "/health", "/ready", "/metrics"})
 PUBLIC_PREFIXES = ("/static/",)
 
 SECURITY_SCHEME = "basicAuth"
@@ -115,7 +116,17 @@ def _build_app(settings: Settings, gate: bool) -> Flask:
     app = Flask("portail", static_folder=str(Path(pygeoapi.__file__).parent / "static"),
                 static_url_path="/static")
     app.url_map.strict_slashes = False
+    # A body larger than this is refused (413) before anything reads it (the proxy has
+    # the same bound: client_max_body_size).
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.ensure_ascii = False   # messages in French, readable with curl
+    # Request id, access log, metrics, /ready, trusted proxies first; then the gate, whose
+    # check runs before any blueprint's request hook (an anonymous request gets its 401
+    # before any parameter is looked at).
+    from portail import observability
+    observability.install(app, settings)
+    if gate:
+        _install_gate(app, settings, gate_pool)
     app.register_blueprint(pygeoapi_blueprint)
     # Corrections to pygeoapi's answers (links, queryable titles, conformance) and
     # the data dictionary pages: behind the gate like every other route.
@@ -127,9 +138,6 @@ def _build_app(settings: Settings, gate: bool) -> Flask:
     app.register_blueprint(map_page)
     from processes.jobs.web import BLUEPRINT as job_headers
     app.register_blueprint(job_headers)
-
-    if gate:
-        _install_gate(app, settings, gate_pool)
 
     @app.after_request
     def _no_shared_cache(response):
@@ -194,6 +202,8 @@ def _install_gate(app: Flask, settings: Settings, gate_pool) -> None:
     @basic.error_handler
     def _refused(status: int):
         outcome = g.get("outcome")
+        from portail.observability import auth_failure
+        auth_failure("missing" if outcome is None else outcome.kind)
         if outcome is not None and outcome.kind == "locked":
             body = {"code": "TooManyRequests",
                     "description": "Trop de tentatives de connexion échouées : réessayez dans "

@@ -19,12 +19,45 @@ class PortailGroup(click.Group):
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            except Exception as exc:  # noqa: BLE001 - only database states are translated
+                database_error = database_state_error(exc)
+                if database_error is None:
+                    raise
+                raise database_error from None
         except UserError as exc:
             click.secho(f"Erreur : {exc.message}", fg="red", err=True)
             if exc.hint:
                 click.echo(f"→ {exc.hint}", err=True)
             ctx.exit(1)
+
+
+def database_state_error(exc: BaseException) -> UserError | None:
+    """A database that refuses writes or has no space left, as a message for the operator.
+
+    The failing transaction has been rolled back: nothing of the load is kept and
+    the published data are those of before.
+    """
+    import psycopg
+    if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
+        return UserError("La base de données est en lecture seule (serveur de secours, ou "
+                         "default_transaction_read_only) : rien n'a été écrit, les données "
+                         "publiées restent celles d'avant.",
+                         hint="Relancez la commande sur le serveur principal, ou une fois la "
+                              "base de nouveau inscriptible.")
+    if isinstance(exc, (psycopg.errors.DiskFull, psycopg.errors.OutOfMemory)) or (
+            isinstance(exc, OSError) and exc.errno == 28):
+        return UserError("Il n'y a plus de place sur le disque (base de données ou dossier "
+                         "temporaire) : rien n'a été écrit, les données publiées restent "
+                         "celles d'avant.",
+                         hint="Libérez de la place (df -h ; journaux, anciennes sauvegardes), "
+                              "puis relancez la même commande.")
+    if isinstance(exc, psycopg.OperationalError):
+        return UserError("La base de données ne répond pas : rien n'a été écrit.",
+                         hint="Vérifiez qu'elle tourne (docker compose ps / portail-lls db "
+                              "start), puis relancez la commande.")
+    return None
 
 
 @click.group(cls=PortailGroup)

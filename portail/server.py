@@ -33,13 +33,24 @@ def running_pid(settings: Settings) -> int | None:
 
 
 def gunicorn_command(settings: Settings) -> list[str]:
+    """The gunicorn command line; request limits and timeouts from the settings.
+
+    ``limit_request_line`` / ``limit_request_fields`` / ``limit_request_field_size``
+    bound what a client may send before the app sees anything (``400``/``414``
+    otherwise); ``timeout`` bounds a request's work (a slow client on a sync
+    worker included); the reverse proxy bounds bodies and slow clients first.
+    """
     return [sys.executable, "-m", "gunicorn",
+            "--config", "python:portail.gunicorn_hooks",
             "--bind", f"{settings.host}:{settings.port}",
             "--workers", str(settings.web_workers),
             "--threads", str(settings.web_threads),
             "--no-control-socket",
             "--pid", str(settings.server_pidfile),
-            "--timeout", "60", "--graceful-timeout", "10",
+            "--timeout", str(settings.request_timeout), "--graceful-timeout", "10",
+            "--limit-request-line", str(settings.limit_request_line),
+            "--limit-request-fields", str(settings.limit_request_fields),
+            "--limit-request-field_size", str(settings.limit_request_field_size),
             "auth.gate:create_app()"]
 
 
@@ -95,8 +106,10 @@ def start(settings: Settings, foreground: bool = False) -> None:
     stop(settings, quiet=True)  # a second `make demo` restarts our own server
     # The OpenAPI document follows the config and the public URL: regenerate it.
     prepare_pygeoapi(settings, regenerate=True)
+    from portail.observability import prepare_metrics_dir
     env = {**os.environ, "PORT": str(settings.port), "HOST": settings.host,
-           "PORTAIL_STATE_DIR": str(settings.state_dir), "PORTAIL_URL": settings.public_url}
+           "PORTAIL_STATE_DIR": str(settings.state_dir), "PORTAIL_URL": settings.public_url,
+           **prepare_metrics_dir(settings)}
     command = gunicorn_command(settings)
     if foreground:
         os.execvpe(command[0], command, env)

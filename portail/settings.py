@@ -64,6 +64,19 @@ class Settings:
     jobs_lease_seconds: int = 60   # a running job not heartbeaten for this long is lost
     jobs_max_attempts: int = 2     # a lost job is retried once, then marked failed
     jobs_poll_seconds: float = 2.0  # worker wake-up when no notification arrives
+    # -- operations (issue 9) ------------------------------------------------------
+    read_database_url: str | None = None   # a read replica for the published views
+    pool_timeout: float = 5.0              # seconds a request waits for a connection
+    log_format: str = "json"               # "json" (one object a line) or "text"
+    log_level: str = "INFO"
+    trusted_proxies: tuple[str, ...] = ()  # networks whose X-Forwarded-For is believed
+    metrics_networks: tuple[str, ...] = ("127.0.0.1/32", "::1/128")  # who may read /metrics
+    metrics_dir: Path | None = None        # prometheus_client multiprocess folder
+    request_timeout: int = 60              # gunicorn --timeout (seconds)
+    limit_request_line: int = 8190         # gunicorn: longest request line (bytes)
+    limit_request_fields: int = 60         # gunicorn: most header fields
+    limit_request_field_size: int = 8190   # gunicorn: longest header field (bytes)
+    max_body_bytes: int = 1024 * 1024      # largest request body the app reads (413 beyond)
 
     @property
     def cluster_dir(self) -> Path:
@@ -92,6 +105,10 @@ class Settings:
     @property
     def worker_logfile(self) -> Path:
         return self.state_dir / "worker.log"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.metrics_dir or self.state_dir / "metrics"
 
     @property
     def uses_local_cluster(self) -> bool:
@@ -129,6 +146,22 @@ class Settings:
     def service_dsn(self) -> str:
         return self.role_dsn(SERVICE_ROLE)
 
+    def service_read_dsn(self) -> str:
+        """Where the service role reads the published views: the read replica
+        (``READ_DATABASE_URL``) if one is given, else the primary.
+
+        ``READ_DATABASE_URL`` is a full DSN of the replica; when it carries no
+        user, the service role and its password are used on it (the replica is a
+        physical copy: same roles, same passwords).
+        """
+        if not self.read_database_url:
+            return self.service_dsn()
+        params = conninfo_to_dict(self.read_database_url)
+        if not params.get("user"):
+            params.update(user=SERVICE_ROLE, password=role_password(self, SERVICE_ROLE))
+        params.setdefault("application_name", f"portail-lls:{SERVICE_ROLE}:replica")
+        return make_conninfo(**params)
+
     def gate_dsn(self) -> str:
         return self.role_dsn(GATE_ROLE)
 
@@ -151,6 +184,28 @@ def _float_env(name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise SystemExit(f"{name}={raw!r} : un nombre est attendu.") from None
+
+
+def _list_env(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    items = tuple(x.strip() for x in raw.replace(";", ",").split(",") if x.strip())
+    import ipaddress
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise SystemExit(f"{name} : « {item} » n'est ni une adresse IP ni un réseau "
+                             "(ex. 10.0.0.0/8).") from None
+    return items
+
+
+def _choice_env(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = (os.environ.get(name) or default).strip()
+    if raw.lower() not in {c.lower() for c in choices}:
+        raise SystemExit(f"{name}={raw!r} : valeurs possibles {', '.join(choices)}.")
+    return raw.upper() if name == "LOG_LEVEL" else raw.lower()
 
 
 def load_settings() -> Settings:
@@ -179,6 +234,18 @@ def load_settings() -> Settings:
         jobs_lease_seconds=_int_env("JOBS_LEASE_SECONDS", 60),
         jobs_max_attempts=_int_env("JOBS_MAX_ATTEMPTS", 2),
         jobs_poll_seconds=_float_env("JOBS_POLL_SECONDS", 2.0),
+        read_database_url=_secret_env("READ_DATABASE_URL"),
+        pool_timeout=float(_int_env("DB_POOL_TIMEOUT", 5)),
+        log_format=_choice_env("LOG_FORMAT", "json", ("json", "text")),
+        log_level=_choice_env("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        trusted_proxies=_list_env("TRUSTED_PROXIES", ()),
+        metrics_networks=_list_env("METRICS_ALLOWED_NETWORKS", ("127.0.0.1/32", "::1/128")),
+        metrics_dir=Path(os.environ["METRICS_DIR"]) if os.environ.get("METRICS_DIR") else None,
+        request_timeout=_int_env("REQUEST_TIMEOUT", 60),
+        limit_request_line=_int_env("LIMIT_REQUEST_LINE", 8190),
+        limit_request_fields=_int_env("LIMIT_REQUEST_FIELDS", 60),
+        limit_request_field_size=_int_env("LIMIT_REQUEST_FIELD_SIZE", 8190),
+        max_body_bytes=_int_env("MAX_BODY_BYTES", 1024 * 1024),
     )
 
 

@@ -21,6 +21,7 @@ import re
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http import HTTPStatus
 from urllib.parse import urlencode
 
 import psycopg
@@ -117,6 +118,13 @@ def describe_view(view: str) -> ViewLayout:
     return layout
 
 
+class DatabaseUnavailable(ProviderConnectionError):
+    """The database does not answer: ``503`` (the app adds ``Retry-After``), never a 500."""
+    http_status_code = HTTPStatus.SERVICE_UNAVAILABLE
+    ogc_exception_code = "ServiceUnavailable"
+    default_msg = "base de données momentanément indisponible"
+
+
 @contextmanager
 def _connection():
     """A pooled connection of the service role; an outage becomes a provider error."""
@@ -124,7 +132,7 @@ def _connection():
         with service_pool().connection() as conn:
             yield conn
     except (PoolTimeout, psycopg.OperationalError):
-        raise ProviderConnectionError("base de données indisponible") from None
+        raise DatabaseUnavailable(user_msg="base de données momentanément indisponible") from None
 
 
 def data_version(conn) -> int:

@@ -28,6 +28,7 @@ LOGGER = logging.getLogger(__name__)
 BLUEPRINT = Blueprint("portail_ogc", __name__)
 
 ITEMS_PATH = re.compile(r"^/collections/([^/]+)/items/?$")
+EXECUTION_PATH = re.compile(r"^/processes/([^/]+)/execution/?$")
 QUERYABLES_PATH = re.compile(r"^/collections/([^/]+)/queryables/?$")
 
 NOT_IMPLEMENTED = {
@@ -67,6 +68,71 @@ def _cql2_filter_language():
     _set_args(request.args, {"filter-lang": "cql-json", "filter": None})
     # pygeoapi reads a CQL2-JSON filter from the request body.
     request._cached_data = body.encode("utf-8")
+    return None
+
+
+@BLUEPRINT.before_app_request
+def _post_items_needs_a_content_type():
+    """POST on items without a Content-Type: pygeoapi 0.21's view returns None (a 500)."""
+    if request.method == "POST" and ITEMS_PATH.match(request.path) \
+            and not request.content_type:
+        return _bad_request("Content-Type attendu : application/query-cql-json (filtre "
+                            "CQL2-JSON dans le corps).", 415)
+    return None
+
+
+def _bad_request(description: str, status: int = 400):
+    from flask import jsonify
+    return jsonify({"code": "InvalidParameterValue", "type": "InvalidParameterValue",
+                    "description": description}), status
+
+
+@BLUEPRINT.before_app_request
+def _sortby_checked():
+    """``sortby`` with an empty member (``sortby=``, ``a,,b``): pygeoapi 0.21 indexes
+    ``s[0]`` of each member and answered 500."""
+    if request.method != "GET" or not ITEMS_PATH.match(request.path):
+        return None
+    value = request.args.get("sortby")
+    if value is not None and any(not part.strip() for part in value.split(",")):
+        return _bad_request("sortby : liste de propriétés séparées par des virgules, "
+                            "chacune précédée de + ou - au besoin (ex. -population,nom).")
+    return None
+
+
+@BLUEPRINT.before_app_request
+def _execution_body_checked():
+    """An execution request whose body is not a JSON object (empty, ``null``, a list):
+    pygeoapi 0.21 calls ``.get`` on it and answered 500."""
+    if request.method != "POST" or not EXECUTION_PATH.match(request.path):
+        return None
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return _bad_request('Corps JSON attendu : {"inputs": {…}} (voir la description du '
+                            "processus, /processes/<id>).")
+    return None
+
+
+@BLUEPRINT.before_app_request
+def _datetime_checked():
+    """A ``datetime`` the provider cannot read is a 400 before pygeoapi parses it.
+
+    pygeoapi 0.21 hands ``datetime`` to dateutil, which raises OverflowError (not a
+    ValueError) on a year of many digits: pygeoapi answered 500. The provider's own
+    grammar (a year, a date, an interval of them) is checked here first.
+    """
+    if request.method != "GET" or not ITEMS_PATH.match(request.path):
+        return None
+    value = request.args.get("datetime")
+    if value is None:
+        return None
+    from pygeoapi.provider.base import ProviderInvalidQueryError
+
+    from providers.published import parse_millesimes
+    try:
+        parse_millesimes(value)
+    except ProviderInvalidQueryError as exc:
+        return _bad_request(exc.message)
     return None
 
 
