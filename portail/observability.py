@@ -203,6 +203,9 @@ class _Chain:
             yield from collector.collect()
 
 
+JOB_STATUSES = ("accepted", "running", "successful", "failed", "dismissed")
+
+
 class JobQueueCollector:
     """Jobs by status, read from ``jobs.job`` on the primary at scrape time.
 
@@ -227,8 +230,10 @@ class JobQueueCollector:
             return
         family = GaugeMetricFamily("portail_jobs", "Tâches (processus OGC) par statut",
                                    labels=["status"])
-        for status, count in rows:
-            family.add_metric([str(status)], count)
+        # Every status, 0 included: an empty queue is a reading, not a missing series.
+        counts = dict.fromkeys(JOB_STATUSES, 0) | {str(status): n for status, n in rows}
+        for status, count in counts.items():
+            family.add_metric([status], count)
         yield family
 
 
