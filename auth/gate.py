@@ -121,6 +121,8 @@ def _build_app(settings: Settings, gate: bool) -> Flask:
     from providers.web import BLUEPRINT as ogc_adjustments
     app.register_blueprint(ogc_adjustments)
     app.register_blueprint(dictionary_pages)
+    from processes.fiche_web import BLUEPRINT as fiche_pages   # /fiche/<scale>/<code>
+    app.register_blueprint(fiche_pages)
 
     if gate:
         _install_gate(app, settings, gate_pool)
