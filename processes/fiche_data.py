@@ -66,7 +66,6 @@ class FicheError(ProcessorExecuteError):
     def __init__(self, message: str, status: HTTPStatus = HTTPStatus.BAD_REQUEST):
         super().__init__(message, user_msg=message)
         self.http_status_code = status
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -170,7 +169,8 @@ def _place(conn, scale: str, code: str) -> tuple[Place, str | None]:
         n=sql.Identifier(name_column), c=sql.Identifier(commune),
         v=sql.Identifier(SCHEMA, view), k=sql.Identifier(column)), [code])
     if row is None:
-        raise FicheError(f"{SCALES[scale]} inconnu(e) : {code}", HTTPStatus.NOT_FOUND)
+        unknown = {"commune": "commune inconnue", "iris": "IRIS inconnu", "qpv": "QPV inconnu"}
+        raise FicheError(f"{unknown[scale]} : {code}", HTTPStatus.NOT_FOUND)
     commune_code = (row["commune"] or "").split(",")[0] or None
     return Place(scale, code, row["nom"]), commune_code
 
@@ -287,8 +287,10 @@ def read_fiche(conn, dic: Dictionary, scale: str, code: str, millesime, today: d
         fiche.blocks.append(block)
         loaded_somewhere |= loaded
     if millesime is not None and not loaded_somewhere:
-        raise FicheError(f"millésime {millesime} non chargé : aucune donnée publiée pour cette "
-                         "année", HTTPStatus.NOT_FOUND)
+        own = [layer for theme in THEMES if (layer := theme_layer(dic, theme, scale))]
+        years = sorted({y for layer in own for y in _millesimes(conn, layer)})
+        raise FicheError(f"millésime {millesime} non chargé (millésimes disponibles : "
+                         f"{', '.join(map(str, years)) or 'aucun'})", HTTPStatus.NOT_FOUND)
     if scale == "residence":
         parc = fiche.blocks[0]
         _residence_context(conn, dic, fiche, parc.millesime)

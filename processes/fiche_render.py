@@ -85,7 +85,9 @@ h2 { font-size: 1.15rem; margin: 1.6rem 0 .4rem; color: #00386b;
 p.mention { font-weight: bold; margin: .2rem 0; }
 p.stamp, p.note, p.sub { color: #4a4a4a; margin: .2rem 0; }
 p.note { font-style: italic; }
-table { border-collapse: collapse; width: 100%; margin: .3rem 0 .6rem; }
+table { border-collapse: collapse; width: 100%; margin: .3rem 0 .6rem; table-layout: fixed; }
+tbody th { text-align: left; font-weight: normal; width: 34%; }
+thead th:first-child { width: 34%; }
 th, td { border: 1px solid #c9d3df; padding: .3rem .5rem; vertical-align: top; }
 thead th { background: #dce6f1; text-align: left; }
 td.v { text-align: right; white-space: nowrap; }

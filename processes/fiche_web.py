@@ -51,4 +51,4 @@ def fiche(scale: str, code: str):
         suffix = f"-{millesime}" if millesime else ""
         headers["Content-Disposition"] = \
             f'attachment; filename="fiche-{safe}{suffix}.{EXTENSIONS[fmt]}"'
-    return Response(content, mimetype=mimetype, headers=headers)
+    return Response(content, content_type=mimetype, headers=headers)
