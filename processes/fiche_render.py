@@ -107,6 +107,7 @@ def to_html(fiche: Fiche, links: dict[str, str] | None = None) -> str:
     """The whole page, with inline CSS and no external asset."""
     out = ["<!DOCTYPE html>", '<html lang="fr"><head><meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+           '<link rel="icon" href="data:,">',   # no favicon request
            f"<title>Fiche — {_e(fiche.title)}</title><style>{CSS}</style></head><body>",
            f'<p class="mention">{_e(SOURCE_MENTION)}</p>',
            f"<h1>{_e(fiche.place.name)}</h1>",

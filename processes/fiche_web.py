@@ -30,7 +30,7 @@ def _error_page(exc: FicheError) -> Response:
         return response
     body = ("<!DOCTYPE html><html lang=\"fr\"><head><meta charset=\"utf-8\">"
             f"<title>Fiche indisponible</title></head><body><h1>Fiche indisponible</h1>"
-            f"<p>{html.escape(exc.message)}</p></body></html>")
+            f"<p>{html.escape(exc.message, quote=False)}</p></body></html>")
     return Response(body, status=status, mimetype="text/html")
 
 
