@@ -109,6 +109,8 @@ class _DataRows:
                     continue
                 value = _cell(value, field)
                 if isinstance(value, str):
+                    if not value:           # as xlsxwriter: an empty string is no cell
+                        continue
                     text = escape(escape_control(value[:32767]))
                     space = ' xml:space="preserve"' if text[:1].isspace() \
                         or text[-1:].isspace() else ""
