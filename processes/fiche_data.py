@@ -230,7 +230,7 @@ def _block(conn, dic: Dictionary, theme: str, columns: list[Place],
         for f, status in pairs:
             cells[f].append(Cell(row[f], row[status]) if row else Cell(None, None))
     note = None
-    if all(c.status is None for c in cells[names[0]][:1]):
+    if cells[names[0]][0].status is None:    # no published row for the territory itself
         note = f"pas de ligne publiée pour ce territoire en {year}"
     return ThemeBlock(theme, title, year, period, fields, cells, note), True
 

@@ -23,11 +23,6 @@ EXTENSIONS = {"xlsx": "xlsx", "pdf": "pdf"}
 
 def _error_page(exc: FicheError) -> Response:
     status = int(exc.http_status_code)
-    if request.args.get("f", "html") == "json":
-        from flask import jsonify
-        response = jsonify({"code": exc.ogc_exception_code, "description": exc.message})
-        response.status_code = status
-        return response
     body = ("<!DOCTYPE html><html lang=\"fr\"><head><meta charset=\"utf-8\">"
             f"<title>Fiche indisponible</title></head><body><h1>Fiche indisponible</h1>"
             f"<p>{html.escape(exc.message, quote=False)}</p></body></html>")
