@@ -95,7 +95,8 @@ td.hidden { color: #7a2e00; font-style: italic; }
 nav a { margin-right: 1rem; }
 dl.legend { display: grid; grid-template-columns: 2.5rem auto; gap: .1rem .5rem; }
 dl.legend dt { font-weight: bold; }
-@media print { nav { display: none; } body { margin: 0; max-width: none; } }
+@media print { nav { display: none; } body { margin: 0; max-width: none; font-size: 10.5px; }
+               td.v { white-space: normal; } }
 """
 
 
