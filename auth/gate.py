@@ -138,6 +138,8 @@ def _build_app(settings: Settings, gate: bool) -> Flask:
     app.register_blueprint(map_page)
     from processes.jobs.web import BLUEPRINT as job_headers
     app.register_blueprint(job_headers)
+    from processes.fiche_web import BLUEPRINT as fiche_pages   # /fiche/<scale>/<code>
+    app.register_blueprint(fiche_pages)
 
     @app.after_request
     def _no_shared_cache(response):

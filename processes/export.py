@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import shutil
 import tempfile
 from datetime import date
 from functools import lru_cache
@@ -22,9 +23,10 @@ from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 from data_dictionary.model import Dictionary, dictionary, load_dictionary
 from portail.settings import SOURCE_MENTION
 from processes.errors import ExportFailure, ExportInputError
+from processes.geopackage import MIMETYPE as MIMETYPE_GPKG, write_gpkg
 from processes.request import parse_request
 from processes.selection import LayerSelection, select_all
-from processes.workbook import MIMETYPES, write_csv, write_xlsx
+from processes.workbook import MIMETYPES, millesime_text, write_csv, write_xlsx
 from providers.pool import service_pool
 
 LOGGER = logging.getLogger(__name__)
@@ -35,7 +37,8 @@ PROGRESS_ROWS = 20_000   # a running job reports its progress at each layer and 
 PROCESS_METADATA = {
     "version": "1.0.0",
     "id": "export",
-    "title": {"fr": "Export de tableaux (Excel, CSV)", "en": "Table export (Excel, CSV)"},
+    "title": {"fr": "Export de tableaux (Excel, CSV, GeoPackage)",
+              "en": "Table export (Excel, CSV, GeoPackage)"},
     "description": {
         "fr": ("Exporte une ou plusieurs couches publiées (thème × échelle, parmi les couches "
                "exportables du dictionnaire de données) sur un territoire (codes de communes, "
@@ -72,8 +75,10 @@ PROCESS_METADATA = {
             "minOccurs": 0, "maxOccurs": 1,
         },
         "format": {
-            "title": "Format", "description": "xlsx (par défaut) ou csv (une seule couche).",
-            "schema": {"type": "string", "enum": ["xlsx", "csv"], "default": "xlsx"},
+            "title": "Format",
+            "description": ("xlsx (par défaut), csv (une seule couche) ou gpkg (GeoPackage : "
+                            "une couche par couche exportée, géométrie en Lambert-93)."),
+            "schema": {"type": "string", "enum": ["xlsx", "csv", "gpkg"], "default": "xlsx"},
             "minOccurs": 0, "maxOccurs": 1,
         },
     },
@@ -155,6 +160,8 @@ class ExportProcessor(BaseProcessor):
                             self._progress(5 + 90 * (done + n) / total, where)
                 done += sel.rows
 
+            if request.format == "gpkg":
+                return MIMETYPE_GPKG, _gpkg_bytes(conn, request, selections, today)
             if request.format == "csv":
                 text = io.StringIO()
                 text.write("\ufeff")   # BOM: French spreadsheets read UTF-8 correctly
@@ -170,3 +177,14 @@ class ExportProcessor(BaseProcessor):
 
     def __repr__(self):
         return f"<ExportProcessor> {self.name}"
+
+
+def _gpkg_bytes(conn, request, selections: list[LayerSelection], today: date) -> bytes:
+    """GeoPackage: one layer per exported layer, written to a temporary file."""
+    folder = tempfile.mkdtemp(prefix="portail-export-")
+    path = Path(folder) / "export.gpkg"
+    try:
+        write_gpkg(path, selections, conn, millesime_text(selections), today)
+        return path.read_bytes()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

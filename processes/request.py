@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from data_dictionary.model import Dictionary, Layer
 from processes.errors import ExportInputError
 
-FORMATS = ("xlsx", "csv")
+FORMATS = ("xlsx", "csv", "gpkg")
 # Territory kinds -> French name used in messages.
 TERRITORY_KINDS = {"communes": "commune", "iris": "IRIS", "qpv": "QPV"}
 CODE_PATTERNS = {
@@ -167,5 +167,5 @@ def _format(value) -> str:
         return "xlsx"
     fmt = str(value).strip().lower()
     if fmt not in FORMATS:
-        raise ExportInputError(f"format : {_short(value)} non pris en charge (xlsx ou csv)")
+        raise ExportInputError(f"format : {_short(value)} non pris en charge (xlsx, csv ou gpkg)")
     return fmt

@@ -1,0 +1,297 @@
+"""What a descriptive sheet (« fiche ») shows: published rows only, side by side.
+
+For one territory (commune, IRIS, QPV or résidence) and a millésime, each theme
+(parc, occupation, attributions) gives its key indicators for the territory,
+its commune and the whole MEL. Every figure is read from the published
+``diffusion`` views with the service role: the commune and MEL columns are the
+published rows of those scales, never a sum computed here. A figure the view
+does not give (secrecy, nothing to count, not applicable) stays absent and is
+shown with its status code, never as 0.
+
+Labels, units and definitions come from the data dictionary; this module only
+names which fields are the key ones.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from http import HTTPStatus
+
+from psycopg import sql
+from psycopg.rows import dict_row
+from pygeoapi.process.base import ProcessorExecuteError
+
+from data_dictionary.model import Dictionary, Field, Layer
+from processes.request import CODE_PATTERNS
+from providers.published import SCHEMA
+
+SCALES = {"commune": "commune", "iris": "IRIS", "qpv": "QPV", "residence": "résidence"}
+THEMES = ("parc", "occupation", "attributions")
+# Key indicators of each theme: (field, the status field that governs it).
+KEY_INDICATORS: dict[str, tuple[tuple[str, str], ...]] = {
+    "parc": (("nb_logements", "statut_secret"), ("part_plai", "statut_secret"),
+             ("surface_moyenne", "statut_secret"), ("taux_vacance", "statut_secret"),
+             ("taux_rotation", "statut_secret"), ("part_dpe_f_g", "statut_secret"),
+             ("loyer_m2", "statut_secret"), ("quittance_moyenne", "statut_quittance")),
+    "occupation": (("nb_menages", "statut_secret"), ("part_1_pers", "statut_secret"),
+                   ("part_5_pers_plus", "statut_secret"), ("part_monoparentaux", "statut_secret"),
+                   ("part_ress_inf_60", "statut_secret"), ("part_65_plus", "statut_secret"),
+                   ("part_emploi", "statut_secret"), ("part_apl", "statut_secret")),
+    "attributions": (("nb_attributions", "statut_secret"), ("part_q1", "statut_secret"),
+                     ("part_dalo", "statut_secret"), ("part_q1_hors_qpv", "statut_qpv"),
+                     ("part_q2_q4_en_qpv", "statut_qpv")),
+}
+# The secrecy status codes (docs/secret.md).
+STATUS_LEGEND = {
+    "P": "publié",
+    "S": "masqué : moins de 11 unités (secret primaire)",
+    "C": "masqué pour protéger un autre chiffre masqué (secret complémentaire)",
+    "Z": "rien à compter sur ce territoire",
+    "N": "sans objet à cette échelle",
+}
+DOMAINES = {"A": "services aux particuliers", "B": "commerces", "C": "enseignement",
+            "D": "santé et action sociale", "E": "transports et déplacements",
+            "F": "sports, loisirs et culture", "G": "tourisme"}
+RESIDENCE_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
+NEAREST_STOPS = 5
+NEAREST_EQUIPMENTS = 10
+AROUND_M = 500
+
+
+class FicheError(ProcessorExecuteError):
+    """A request the sheet cannot answer: a French message and an HTTP status."""
+    ogc_exception_code = "InvalidParameterValue"
+
+    def __init__(self, message: str, status: HTTPStatus = HTTPStatus.BAD_REQUEST):
+        super().__init__(message, user_msg=message)
+        self.http_status_code = status
+
+
+@dataclass(frozen=True)
+class Place:
+    """A territory of the sheet: one column of the comparison."""
+    scale: str
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Cell:
+    value: object | None          # the published value, or None
+    status: str | None            # the status code governing it (None: no published row)
+
+
+@dataclass
+class ThemeBlock:
+    theme: str
+    title: str
+    millesime: int | None
+    period: str | None                       # attributions: the 3-year window
+    fields: list[Field]
+    cells: dict[str, list[Cell]]              # field name -> one cell per column
+    note: str | None = None                   # why the block has no figure
+
+
+@dataclass
+class Fiche:
+    place: Place
+    columns: list[Place]                      # territory, [its commune], MEL
+    millesime: int | None                     # the requested millésime (None: latest)
+    blocks: list[ThemeBlock]
+    exported: date
+    context_note: str | None = None
+    proximity: list[tuple[Field, object]] = field(default_factory=list)
+    stops: list[dict] = field(default_factory=list)
+    equipments: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return f"{self.place.name} ({SCALES[self.place.scale]} {self.place.code})"
+
+
+def check_request(scale: str, code: str, millesime) -> tuple[str, str, int | None]:
+    """Shape of the request: a known scale, a well-formed code, a year (400 otherwise)."""
+    scale = str(scale or "").strip().lower()
+    if scale not in SCALES:
+        raise FicheError(f"échelle inconnue {str(scale)[:20]!r} : commune, iris, qpv ou residence")
+    code = str(code or "").strip()
+    pattern = {"commune": CODE_PATTERNS["communes"], "iris": CODE_PATTERNS["iris"],
+               "qpv": CODE_PATTERNS["qpv"], "residence": RESIDENCE_CODE}[scale]
+    if scale != "residence":
+        code = code.upper()
+    if not pattern.match(code):
+        raise FicheError(f"code {SCALES[scale]} mal formé : {code[:40]!r}")
+    if millesime in (None, ""):
+        return scale, code, None
+    text = str(millesime).strip()
+    if isinstance(millesime, bool) or not text.isdigit() or not 1990 <= int(text) <= 2100:
+        raise FicheError(f"millésime : année attendue (ex. 2025), reçu {text[:20]!r}")
+    return scale, code, int(text)
+
+
+def theme_layer(dic: Dictionary, theme: str, scale: str) -> Layer | None:
+    """The dictionary layer of a theme at a scale that carries its key indicators."""
+    wanted = {f for pair in KEY_INDICATORS[theme] for f in pair}
+    return next((layer for layer in dic.layers.values()
+                 if layer.theme == theme and layer.scale == scale
+                 and wanted <= set(layer.fields)), None)
+
+
+def _code_column(layer: Layer) -> str:
+    return "residence_id" if layer.scale == "residence" else "code"
+
+
+def _one(conn, query, params) -> dict | None:
+    cur = conn.cursor(row_factory=dict_row)
+    return cur.execute(query, params).fetchone()
+
+
+def _place(conn, scale: str, code: str) -> tuple[Place, str | None]:
+    """The territory (404 if not published) and the code of its commune, if published."""
+    if scale == "residence":
+        row = _one(conn, sql.SQL(
+            "SELECT residence_id, adresse, code_insee FROM {} WHERE residence_id = %s "
+            "ORDER BY millesime DESC LIMIT 1").format(sql.Identifier(SCHEMA, "parc_residence")),
+            [code])
+        if row is None:
+            raise FicheError(f"résidence inconnue : {code}", HTTPStatus.NOT_FOUND)
+        name = f"Résidence {code}" + (f", {row['adresse']}" if row["adresse"] else "")
+        return Place(scale, code, name), row["code_insee"]
+    view, column, name_column, commune = {
+        "commune": ("commune", "code_insee", "nom", "code_insee"),
+        "iris": ("iris", "code_iris", "nom_iris", "code_insee"),
+        "qpv": ("qpv", "code_qpv", "nom_qpv", "communes"),
+    }[scale]
+    row = _one(conn, sql.SQL("SELECT {n} AS nom, {c} AS commune FROM {v} WHERE {k} = %s "
+                             "ORDER BY 1 LIMIT 1").format(
+        n=sql.Identifier(name_column), c=sql.Identifier(commune),
+        v=sql.Identifier(SCHEMA, view), k=sql.Identifier(column)), [code])
+    if row is None:
+        unknown = {"commune": "commune inconnue", "iris": "IRIS inconnu", "qpv": "QPV inconnu"}
+        raise FicheError(f"{unknown[scale]} : {code}", HTTPStatus.NOT_FOUND)
+    commune_code = (row["commune"] or "").split(",")[0] or None
+    return Place(scale, code, row["nom"]), commune_code
+
+
+def _commune_place(conn, code: str | None) -> Place | None:
+    if not code:
+        return None
+    row = _one(conn, sql.SQL("SELECT nom FROM {} WHERE code_insee = %s LIMIT 1").format(
+        sql.Identifier(SCHEMA, "commune")), [code])
+    return Place("commune", code, row["nom"]) if row else None
+
+
+def _millesimes(conn, layer: Layer) -> list[int]:
+    stmt = sql.SQL("SELECT DISTINCT {m} FROM {v} WHERE {m} IS NOT NULL ORDER BY 1").format(
+        m=sql.Identifier(layer.time_field), v=sql.Identifier(SCHEMA, layer.view))
+    return [int(r[0]) for r in conn.execute(stmt)]
+
+
+def _row(conn, layer: Layer, code: str, millesime: int, columns: list[str]) -> dict | None:
+    stmt = sql.SQL("SELECT {cols} FROM {v} WHERE {k} = %s AND {m} = %s").format(
+        cols=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+        v=sql.Identifier(SCHEMA, layer.view), k=sql.Identifier(_code_column(layer)),
+        m=sql.Identifier(layer.time_field))
+    return _one(conn, stmt, [code, millesime])
+
+
+def _block(conn, dic: Dictionary, theme: str, columns: list[Place],
+           millesime: int | None) -> tuple[ThemeBlock, bool]:
+    """One theme; the flag says whether the requested millésime is loaded for it."""
+    pairs = KEY_INDICATORS[theme]
+    names = [f for f, _ in pairs]
+    title = next(t.title.fr for t in dic.themes if t.name == theme)
+    own = theme_layer(dic, theme, columns[0].scale)
+    ref = theme_layer(dic, theme, "mel")
+    fields = [(own or ref).fields[f] for f in names]
+    empty = {f: [Cell(None, None) for _ in columns] for f in names}
+    if own is None:
+        return ThemeBlock(theme, title, None, None, fields, empty,
+                          f"jamais publié à l'échelle {SCALES[columns[0].scale]}"), False
+    loaded = _millesimes(conn, own)
+    if not loaded:
+        return ThemeBlock(theme, title, None, None, fields, empty, "aucun millésime chargé"), False
+    if millesime is not None and millesime not in loaded:
+        return ThemeBlock(theme, title, millesime, None, fields, empty,
+                          f"millésime {millesime} non chargé pour ce thème (millésimes "
+                          f"disponibles : {', '.join(map(str, loaded))})"), False
+    year = millesime if millesime is not None else loaded[-1]
+    statuses = sorted({s for _, s in pairs})
+    cells: dict[str, list[Cell]] = {f: [] for f in names}
+    period = None
+    for place in columns:
+        layer = theme_layer(dic, theme, place.scale)
+        wanted = names + statuses + (["periode"] if "periode" in layer.fields else [])
+        row = _row(conn, layer, place.code, year, wanted) if layer else None
+        if row and row.get("periode") and place is columns[0]:
+            period = row["periode"]
+        for f, status in pairs:
+            cells[f].append(Cell(row[f], row[status]) if row else Cell(None, None))
+    note = None
+    if cells[names[0]][0].status is None:    # no published row for the territory itself
+        note = f"pas de ligne publiée pour ce territoire en {year}"
+    return ThemeBlock(theme, title, year, period, fields, cells, note), True
+
+
+def _residence_context(conn, dic: Dictionary, fiche: Fiche, year: int | None) -> None:
+    layer = dic.layers.get("proximite_residences")
+    code = fiche.place.code
+    prox = None
+    if layer is not None:
+        columns = [f for f in layer.fields if f not in ("id", "residence_id", layer.time_field)]
+        stmt = sql.SQL("SELECT {m} AS millesime, {cols} FROM {v} WHERE residence_id = %s "
+                       "AND (%s::int IS NULL OR {m} <= %s) ORDER BY {m} DESC LIMIT 1").format(
+            m=sql.Identifier(layer.time_field),
+            cols=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+            v=sql.Identifier(SCHEMA, layer.view))
+        prox = _one(conn, stmt, [code, year, year])
+        if prox:
+            fiche.proximity = [(layer.fields[c], prox[c]) for c in columns]
+    # The résidence's position (public: every résidence is drawn on the map).
+    where = sql.SQL("SELECT geom FROM {} WHERE residence_id = %s "
+                    "AND (%s::int IS NULL OR millesime <= %s) ORDER BY millesime DESC LIMIT 1"
+                    ).format(sql.Identifier(SCHEMA, "parc_residence"))
+    cur = conn.cursor(row_factory=dict_row)
+    fiche.stops = cur.execute(sql.SQL(
+        "WITH r AS ({where}) SELECT a.stop_name, a.mode, round(ST_Distance(a.geom, r.geom))::int AS m "
+        "FROM {stops} a, r WHERE a.millesime = (SELECT max(millesime) FROM {stops}) "
+        "ORDER BY a.geom <-> r.geom LIMIT %s").format(
+        where=where, stops=sql.Identifier(SCHEMA, "arrets_transport")),
+        [code, year, year, NEAREST_STOPS]).fetchall()
+    fiche.equipments = cur.execute(sql.SQL(
+        "WITH r AS ({where}) SELECT e.typequ, e.domaine, round(ST_Distance(e.geom, r.geom))::int AS m "
+        "FROM {eq} e, r WHERE e.millesime = (SELECT max(millesime) FROM {eq}) "
+        "AND ST_DWithin(e.geom, r.geom, %s) ORDER BY e.geom <-> r.geom LIMIT %s").format(
+        where=where, eq=sql.Identifier(SCHEMA, "equipements")),
+        [code, year, year, AROUND_M, NEAREST_EQUIPMENTS]).fetchall()
+    for e in fiche.equipments:
+        e["domaine_label"] = DOMAINES.get(e["domaine"], e["domaine"])
+
+
+def read_fiche(conn, dic: Dictionary, scale: str, code: str, millesime, today: date) -> Fiche:
+    """Everything the sheet shows, from the published views (service role connection)."""
+    scale, code, millesime = check_request(scale, code, millesime)
+    place, commune_code = _place(conn, scale, code)
+    mel = Place("mel", "MEL", "Métropole Européenne de Lille")
+    commune = _commune_place(conn, commune_code) if scale != "commune" else None
+    columns = [place] + ([commune] if commune else []) + [mel]
+    fiche = Fiche(place, columns, millesime, [], today)
+    if scale != "commune" and commune is None:
+        fiche.notes.append("Commune de comparaison non diffusée pour ce territoire "
+                           "(résidence sous le secret statistique).")
+    loaded_somewhere = False
+    for theme in THEMES:
+        block, loaded = _block(conn, dic, theme, columns, millesime)
+        fiche.blocks.append(block)
+        loaded_somewhere |= loaded
+    if millesime is not None and not loaded_somewhere:
+        own = [layer for theme in THEMES if (layer := theme_layer(dic, theme, scale))]
+        years = sorted({y for layer in own for y in _millesimes(conn, layer)})
+        raise FicheError(f"millésime {millesime} non chargé (millésimes disponibles : "
+                         f"{', '.join(map(str, years)) or 'aucun'})", HTTPStatus.NOT_FOUND)
+    if scale == "residence":
+        parc = fiche.blocks[0]
+        _residence_context(conn, dic, fiche, parc.millesime)
+    return fiche

@@ -1,0 +1,49 @@
+"""The stable address of the descriptive sheet: ``GET /fiche/<scale>/<code>``.
+
+Register with ``app.register_blueprint(processes.fiche_web.BLUEPRINT)`` (done in
+``auth.gate``): behind the gate like every other route. Query string:
+``millesime=YYYY`` (default: the latest of each theme) and ``f=html|xlsx|pdf``.
+The map page and the item pages link here.
+"""
+from __future__ import annotations
+
+import html
+import logging
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, request
+
+from processes.fiche import build_fiche
+from processes.fiche_data import FicheError
+
+LOGGER = logging.getLogger(__name__)
+BLUEPRINT = Blueprint("portail_fiche", __name__)
+EXTENSIONS = {"xlsx": "xlsx", "pdf": "pdf"}
+
+
+def _error_page(exc: FicheError) -> Response:
+    status = int(exc.http_status_code)
+    body = ("<!DOCTYPE html><html lang=\"fr\"><head><meta charset=\"utf-8\">"
+            f"<title>Fiche indisponible</title></head><body><h1>Fiche indisponible</h1>"
+            f"<p>{html.escape(exc.message, quote=False)}</p></body></html>")
+    return Response(body, status=status, mimetype="text/html")
+
+
+@BLUEPRINT.get("/fiche/<scale>/<code>")
+def fiche(scale: str, code: str):
+    millesime = request.args.get("millesime")
+    fmt = request.args.get("f", "html")
+    query = {"millesime": millesime} if millesime else {}
+    links = {"Tableur (XLSX)": "?" + urlencode({**query, "f": "xlsx"}),
+             "PDF": "?" + urlencode({**query, "f": "pdf"})}
+    try:
+        mimetype, content = build_fiche(scale, code, millesime, fmt, links=links)
+    except FicheError as exc:
+        return _error_page(exc)
+    headers = {}
+    if fmt in EXTENSIONS:
+        safe = "".join(ch for ch in f"{scale}-{code}" if ch.isalnum() or ch in "-_.")
+        suffix = f"-{millesime}" if millesime else ""
+        headers["Content-Disposition"] = \
+            f'attachment; filename="fiche-{safe}{suffix}.{EXTENSIONS[fmt]}"'
+    return Response(content, content_type=mimetype, headers=headers)
