@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import shutil
 import tempfile
 from datetime import date
@@ -161,25 +160,26 @@ class ExportProcessor(BaseProcessor):
                 done += sel.rows
 
             if request.format == "gpkg":
-                return MIMETYPE_GPKG, _gpkg_bytes(conn, request, selections, today)
+                return MIMETYPE_GPKG, _gpkg_bytes(conn, selections, today)
             if request.format == "csv":
                 text = io.StringIO()
                 text.write("\ufeff")   # BOM: French spreadsheets read UTF-8 correctly
                 write_csv(text, request, selections[0], rows_of, today)
                 return MIMETYPES["csv"], text.getvalue().encode("utf-8")
-            fd, tmp = tempfile.mkstemp(prefix="portail-export-", suffix=".xlsx")
-            os.close(fd)
+            # One folder per export for the workbook and xlsxwriter's row spools,
+            # removed even when the export stops half-way (cancelled job, lost database).
+            folder = Path(tempfile.mkdtemp(prefix="portail-export-"))
             try:
-                write_xlsx(Path(tmp), request, selections, rows_of, today)
-                return MIMETYPES["xlsx"], Path(tmp).read_bytes()
+                write_xlsx(folder / "export.xlsx", request, selections, rows_of, today)
+                return MIMETYPES["xlsx"], (folder / "export.xlsx").read_bytes()
             finally:
-                os.unlink(tmp)
+                shutil.rmtree(folder, ignore_errors=True)
 
     def __repr__(self):
         return f"<ExportProcessor> {self.name}"
 
 
-def _gpkg_bytes(conn, request, selections: list[LayerSelection], today: date) -> bytes:
+def _gpkg_bytes(conn, selections: list[LayerSelection], today: date) -> bytes:
     """GeoPackage: one layer per exported layer, written to a temporary file."""
     folder = tempfile.mkdtemp(prefix="portail-export-")
     path = Path(folder) / "export.gpkg"

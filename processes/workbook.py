@@ -131,8 +131,14 @@ class _DataRows:
 
 def write_xlsx(path: Path, request: ExportRequest, selections: list[LayerSelection],
                rows_of, exported: date) -> None:
-    """Write the workbook; ``rows_of(selection)`` yields the rows of one layer."""
-    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
+    """Write the workbook; ``rows_of(selection)`` yields the rows of one layer.
+
+    In constant_memory mode xlsxwriter spools each sheet's rows to a temporary file that
+    only ``close()`` removes: they go to the folder of ``path``, which the caller owns and
+    removes whatever happens (a cancelled job must leave no rows on disk).
+    """
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "tmpdir": str(path.parent),
+                                         "strings_to_numbers": False,
                                          "strings_to_formulas": False, "strings_to_urls": False})
     wb.set_properties({"title": "Export du portail logement social de la MEL",
                        "comments": SOURCE_MENTION})

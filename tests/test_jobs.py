@@ -232,6 +232,30 @@ def test_export_reports_its_progress_per_layer(settings, demo_data):
     assert seen[0][0] == 5 and 5 < seen[1][0] < 95
 
 
+
+def test_an_export_stopped_half_way_leaves_nothing_on_disk(settings, demo_data, tmp_path,
+                                                           monkeypatch):
+    """A cancelled job (on_progress raises) stops the workbook mid-sheet: neither the file
+    nor xlsxwriter's row spools of published rows may stay in the temporary folder."""
+    import tempfile
+
+    from processes.export import ExportProcessor
+    from processes.errors import ExportFailure
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))   # a folder only this test uses
+
+    def cancel(percent, message):
+        if message.startswith("couche 2/"):
+            raise RuntimeError("travail supprimé")
+
+    processor = ExportProcessor({"name": "export"})
+    processor.on_progress = cancel
+    with pytest.raises(ExportFailure):
+        processor.execute({"layers": ["communes", "parc_communes", "iris"]})
+    assert list(tmp_path.rglob("*")) == []
+    processor.on_progress = None
+    assert processor.execute({"layers": ["communes"]})[1]   # and the next export still works
+    assert list(tmp_path.rglob("*")) == []
+
 # -- ownership ------------------------------------------------------------------------------------
 def test_a_job_is_seen_only_by_its_owner_and_administrators(procs, users, live_server):
     a, b, admin = (session_of(users[k]) for k in ("a", "b", "admin"))
