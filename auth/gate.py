@@ -149,6 +149,7 @@ def _build_app(settings: Settings, gate: bool) -> Flask:
 
     @app.errorhandler(PoolTimeout)
     @app.errorhandler(psycopg.OperationalError)
+    @app.errorhandler(psycopg.errors.ReadOnlySqlTransaction)   # a write on a read-only base
     def _database_down(exc):
         LOGGER.error("database unavailable: %s", type(exc).__name__)
         response = jsonify({"code": "ServiceUnavailable",
@@ -229,6 +230,14 @@ def _install_gate(app: Flask, settings: Settings, gate_pool) -> None:
         g.started = time.perf_counter()
         g.login = None
         if is_public(request.path):
+            return None
+        if request.method == "OPTIONS":
+            # flask-httpauth lets OPTIONS through unauthenticated (for CORS preflights);
+            # pygeoapi's items routes answer OPTIONS themselves, after loading the
+            # provider. The portal is same-origin: OPTIONS needs an account like the rest.
+            auth = basic.get_auth()
+            if basic.authenticate(auth, basic.get_auth_password(auth)) in (None, False):
+                return basic.auth_error_callback(401)
             return None
         return check_credentials()
 

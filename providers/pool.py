@@ -10,9 +10,16 @@ import atexit
 import threading
 import time
 
+import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from portail.settings import get_settings
+
+# What "the database cannot do this now" looks like: down, restarting, every connection
+# busy, or read-only (a standby, default_transaction_read_only during maintenance).
+# Callers wait and retry (workers) or answer 503 (the app); never a 500 or a crash.
+DATABASE_UNAVAILABLE = (psycopg.OperationalError, psycopg.errors.ReadOnlySqlTransaction,
+                        PoolTimeout)
 
 RECONNECT_SECONDS = 2.0
 FAST_FAIL_SECONDS = 0.5

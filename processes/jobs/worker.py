@@ -37,7 +37,7 @@ from pygeoapi.process.base import ProcessorExecuteError
 from portail.pygeoapi_config import load_config
 from portail.settings import Settings
 from processes.jobs import store
-from providers.pool import jobs_pool
+from providers.pool import DATABASE_UNAVAILABLE, jobs_pool
 
 LOGGER = logging.getLogger("portail.worker")
 
@@ -174,7 +174,7 @@ class Worker:
                     else:
                         stored = store.fail(conn, claim, outcome[1], s.jobs_result_hours)
                 break
-            except (psycopg.OperationalError, PoolTimeout):
+            except DATABASE_UNAVAILABLE:
                 LOGGER.warning("job %s: database unavailable, result kept in memory "
                                "(try %d)", claim.job_id, attempt + 1)
                 time.sleep(1)
@@ -202,7 +202,7 @@ class Worker:
                 if self.run_one():
                     continue
                 self._wait(listener)
-            except (psycopg.OperationalError, PoolTimeout) as exc:
+            except DATABASE_UNAVAILABLE as exc:
                 LOGGER.warning("database unavailable (%s), waiting", type(exc).__name__)
                 if listener is not None:
                     listener.close()
@@ -230,7 +230,7 @@ class Worker:
 
 
 def serve(settings: Settings) -> None:
-    logging.basicConfig(level=os.environ.get("WORKER_LOG_LEVEL", "INFO"),
+    logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     worker = Worker(settings)
     signal.signal(signal.SIGTERM, worker.stop)
