@@ -126,7 +126,9 @@ def check_request(scale: str, code: str, millesime) -> tuple[str, str, int | Non
     if millesime in (None, ""):
         return scale, code, None
     text = str(millesime).strip()
-    if isinstance(millesime, bool) or not text.isdigit() or not 1990 <= int(text) <= 2100:
+    # ASCII digits only: str.isdigit() also accepts « ² » or fullwidth digits.
+    if isinstance(millesime, bool) or not re.fullmatch(r"[0-9]{4}", text) \
+            or not 1990 <= int(text) <= 2100:
         raise FicheError(f"millésime : année attendue (ex. 2025), reçu {text[:20]!r}")
     return scale, code, int(text)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import logging
+from http import HTTPStatus
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, request
@@ -32,7 +33,7 @@ def _error_page(exc: FicheError) -> Response:
 @BLUEPRINT.get("/fiche/<scale>/<code>")
 def fiche(scale: str, code: str):
     millesime = request.args.get("millesime")
-    fmt = request.args.get("f", "html")
+    fmt = request.args.get("f", "html").strip().lower()
     query = {"millesime": millesime} if millesime else {}
     links = {"Tableur (XLSX)": "?" + urlencode({**query, "f": "xlsx"}),
              "PDF": "?" + urlencode({**query, "f": "pdf"})}
@@ -40,10 +41,17 @@ def fiche(scale: str, code: str):
         mimetype, content = build_fiche(scale, code, millesime, fmt, links=links)
     except FicheError as exc:
         return _error_page(exc)
+    except Exception:  # noqa: BLE001 - rendering (PDF, fonts): a French page, not a trace
+        LOGGER.exception("fiche %s/%s failed", scale, code[:40])
+        return _error_page(FicheError("la fiche n'a pas pu être produite ; réessayez plus "
+                                      "tard ou signalez-le à l'administrateur du portail",
+                                      HTTPStatus.INTERNAL_SERVER_ERROR))
     headers = {}
     if fmt in EXTENSIONS:
-        safe = "".join(ch for ch in f"{scale}-{code}" if ch.isalnum() or ch in "-_.")
-        suffix = f"-{millesime}" if millesime else ""
+        # Scale, code and year were checked by build_fiche (ASCII patterns).
+        safe = "".join(ch for ch in f"{scale}-{code}" if ch.isascii() and (ch.isalnum()
+                                                                             or ch in "-_."))
+        suffix = f"-{millesime.strip()}" if millesime else ""
         headers["Content-Disposition"] = \
             f'attachment; filename="fiche-{safe}{suffix}.{EXTENSIONS[fmt]}"'
     return Response(content, content_type=mimetype, headers=headers)

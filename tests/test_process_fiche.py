@@ -225,6 +225,9 @@ def test_no_number_for_a_hidden_cell_over_territories(session, live_server, serv
     ("/fiche/commune/5935", {}, 400, "code commune mal formé"),
     ("/fiche/commune/59350", {"millesime": "2001"}, 404, "millésime 2001 non chargé"),
     ("/fiche/commune/59350", {"millesime": "deux mille"}, 400, "année attendue"),
+    # str.isdigit() accepts these; int() fails on « ² » and reads fullwidth digits
+    ("/fiche/commune/59350", {"millesime": "²"}, 400, "année attendue"),
+    ("/fiche/commune/59350", {"millesime": "２０２５", "f": "xlsx"}, 400, "année attendue"),
     ("/fiche/commune/59350", {"f": "docx"}, 400, "format 'docx' non pris en charge"),
 ])
 def test_bad_requests_get_a_french_message(session, live_server, path, params, status, message):
