@@ -19,6 +19,18 @@ def test_protected_routes_challenge_without_credentials(live_server):
         assert "features" not in r.text
 
 
+def test_options_needs_an_account_too(live_server, account):
+    # flask-httpauth lets OPTIONS through by default; pygeoapi's items routes answer it
+    # themselves (collection names, provider work): the gate must hold it too.
+    for path in ("/collections/communes/items", "/collections/no_such_thing/items",
+                 "/collections/communes/items/59350"):
+        r = requests.options(f"{live_server}{path}")
+        assert r.status_code == 401, path
+        assert r.headers["WWW-Authenticate"].startswith('Basic realm="'), path
+    assert requests.options(f"{live_server}/collections/communes/items",
+                            auth=account).status_code == 200
+
+
 def test_wrong_password_and_unknown_login_get_the_same_answer(live_server, account):
     login, _ = account
     wrong = requests.get(f"{live_server}/collections", auth=(login, "wrong password!"))
