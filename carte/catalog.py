@@ -42,8 +42,6 @@ EQUIPMENT_FAMILIES = {
     "F": {"fr": "Sports, loisirs et culture", "en": "Sports, leisure, culture"},
     "G": {"fr": "Tourisme", "en": "Tourism"},
 }
-# Territory collections (outlines, names) and the fiche scale they open.
-FICHE_SCALES = {"commune", "iris", "qpv", "residence"}
 
 
 def status_field(layer: Layer, field: Field) -> str | None:

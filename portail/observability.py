@@ -40,7 +40,6 @@ LOGGER = logging.getLogger(__name__)
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 UNMATCHED_ROUTE = "(aucune route)"
-OPEN_PATHS = frozenset({"/metrics", "/ready"})   # no account: readiness and metrics
 
 # -- logging ---------------------------------------------------------------------------------
 _STANDARD_ATTRS = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {
@@ -203,35 +202,25 @@ class _Chain:
             yield from collector.collect()
 
 
-JOB_STATUSES = ("accepted", "running", "successful", "failed", "dismissed")
-
-
 class JobQueueCollector:
-    """Jobs by status, read from ``jobs.job`` on the primary at scrape time.
-
-    The table comes with the job manager; while it is absent, or not readable
-    by the role of the gate pool, the gauge is simply left out.
-    """
+    """Jobs by status (every status, 0 included), read from ``jobs.job`` on the primary
+    through the jobs pool at scrape time: a scrape never waits on the gate's logins."""
 
     def collect(self):
         from prometheus_client.core import GaugeMetricFamily
         import psycopg
         from psycopg_pool import PoolTimeout
 
-        from providers.pool import gate_pool
+        from processes.jobs import store
+        from providers.pool import jobs_pool
         try:
-            with gate_pool().connection(timeout=2) as conn:
-                if conn.execute("SELECT to_regclass('jobs.job')").fetchone()[0] is None:
-                    return
-                rows = conn.execute("SELECT status, count(*) FROM jobs.job "
-                                    "GROUP BY status").fetchall()
+            with jobs_pool().connection(timeout=2) as conn:
+                counts = store.status_counts(conn)
         except (psycopg.Error, PoolTimeout) as exc:
             LOGGER.debug("job queue gauge skipped (%s)", type(exc).__name__)
             return
         family = GaugeMetricFamily("portail_jobs", "Tâches (processus OGC) par statut",
                                    labels=["status"])
-        # Every status, 0 included: an empty queue is a reading, not a missing series.
-        counts = dict.fromkeys(JOB_STATUSES, 0) | {str(status): n for status, n in rows}
         for status, count in counts.items():
             family.add_metric([status], count)
         yield family

@@ -235,7 +235,7 @@ def load_settings() -> Settings:
         jobs_max_attempts=_int_env("JOBS_MAX_ATTEMPTS", 2),
         jobs_poll_seconds=_float_env("JOBS_POLL_SECONDS", 2.0),
         read_database_url=_secret_env("READ_DATABASE_URL"),
-        pool_timeout=float(_int_env("DB_POOL_TIMEOUT", 5)),
+        pool_timeout=_float_env("DB_POOL_TIMEOUT", 5.0),
         log_format=_choice_env("LOG_FORMAT", "json", ("json", "text")),
         log_level=_choice_env("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         trusted_proxies=_list_env("TRUSTED_PROXIES", ()),

@@ -94,13 +94,14 @@ def list_jobs(conn: psycopg.Connection, viewer: Viewer, status: str | None = Non
     if status is not None:
         where = sql.SQL("{} AND status = %s").format(where)
         params.append(status)
+    limit, offset = max(0, min(int(limit), 10_000)), max(0, min(int(offset), 2**62))  # bigint
     with conn.cursor(row_factory=dict_row) as cur:
         total = cur.execute(sql.SQL("SELECT count(*) AS n FROM jobs.job WHERE {}").format(where),
                             params).fetchone()["n"]
         rows = cur.execute(
             sql.SQL("SELECT {} FROM jobs.job WHERE {} ORDER BY created_at DESC, job_id "
                     "LIMIT %s OFFSET %s").format(_SUMMARY, where),
-            [*params, int(limit), int(offset)]).fetchall()
+            [*params, limit, offset]).fetchall()
     return rows, total
 
 
