@@ -15,7 +15,6 @@ or real landlords: the folder carries ``LISEZMOI-DONNEES-FICTIVES.txt`` and
 """
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 import time

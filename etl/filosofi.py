@@ -6,7 +6,7 @@ from pathlib import Path
 
 import shapely
 
-from etl.errors import Rejection, SourceFileError
+from etl.errors import Rejection
 from etl.geofile import pick, read_geofile, require_columns
 from etl.loading import create_stage, ensure_territory, run_load
 

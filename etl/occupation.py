@@ -12,7 +12,7 @@ from psycopg import sql
 
 from etl import source as src
 from etl.errors import Rejection
-from etl.tabular import load_table, unknown_code
+from etl.tabular import load_table
 
 COUNTS = ("nb_logements", "nb_logements_vacants", "nb_emmenagements", "nb_menages",
           "menages_1_pers", "menages_2_pers", "menages_3_4_pers", "menages_5_pers_plus",

@@ -15,7 +15,7 @@ import psycopg
 from psycopg import sql
 
 from etl import source as src
-from etl.errors import Rejection, SourceFileError
+from etl.errors import Rejection
 
 V = sql.SQL("nullif(btrim(r.{}), '')")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from psycopg import sql
 
 from etl import source as src
-from etl.errors import Rejection, SourceFileError
+from etl.errors import Rejection
 from etl.geofile import checked_polygons, ewkb, read_geofile, require_columns
 from etl.loading import create_stage, ensure_territory, reject, run_load
 

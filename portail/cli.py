@@ -279,6 +279,7 @@ def demo(port):
     click.echo(f"  URL          : {url}")
     click.echo(f"  Identifiant  : {DEMO_LOGIN}")
     click.echo(f"  Mot de passe : {password}")
+    click.echo(f"  Carte        : {url}/carte")
     click.echo(f"  Essai        : curl -u {DEMO_LOGIN}:{password} '{url}/collections/communes/items?limit=100&f=json'")
     click.echo("  QGIS         : Couche > Ajouter une couche > WFS / OGC API - Features, "
                f"URL {url}, authentification de base")

@@ -141,6 +141,15 @@ def test_popup_value_fiche_link_and_export(browser_page, live_server, warm, tmp_
     assert popup.locator(".lien-api").get_attribute("href").startswith(
         "/collections/parc_communes/items/")
     page.wait_for_selector(".popup .chiffres tr")   # main figures from the OGC API item
+    with page.context.expect_page() as opened:       # the sheet opens in a new tab
+        popup.locator(".lien-fiche").click()
+    fiche = opened.value
+    fiche.wait_for_load_state()
+    assert fiche.url == f"{live_server}/fiche/commune/{code}?millesime={millesime}&f=html"
+    assert code in fiche.inner_text("body")
+    assert "Source : Portail cartographique" in fiche.inner_text("body")
+    fiche.close()
+    page.bring_to_front()
     popup.locator(".ajouter").click()
     assert code in page.locator("#selection").inner_text()
     with page.expect_download(timeout=30000) as info:
