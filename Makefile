@@ -9,6 +9,10 @@ demo: install postgis
 	$(BIN)/portail-lls demo
 
 test: install postgis clients
+	@# The map's npm packages, so that the test comparing the vendored copies with them runs
+	@# (optional: the portal itself never needs Node).
+	@if command -v npm >/dev/null 2>&1; then (cd web && npm ci --no-audit --no-fund --silent) \
+	  || echo "npm ci a échoué : la comparaison avec web/node_modules sera sautée."; fi
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 install: $(VENV)/.installed
