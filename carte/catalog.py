@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from data_dictionary.model import SCALE_LABELS, Dictionary, Field, Layer, dictionary
+from data_dictionary.model import BPE_DOMAINS, SCALE_LABELS, Dictionary, Field, Layer, dictionary
 
 MAP_SCALES = ("commune", "iris", "qpv", "residence")
 # Fields that are numbers but not indicators.
@@ -31,16 +31,6 @@ CONTEXT_LAYERS = {
             "title": {"fr": "Contours des QPV", "en": "QPV outlines"}},
     "communes": {"kind": "outline", "label_field": "nom",
                  "title": {"fr": "Limites communales", "en": "Commune boundaries"}},
-}
-# BPE domains (first letter of typequ), as in the INSEE BPE nomenclature.
-EQUIPMENT_FAMILIES = {
-    "A": {"fr": "Services aux particuliers", "en": "Services"},
-    "B": {"fr": "Commerces", "en": "Shops"},
-    "C": {"fr": "Enseignement", "en": "Education"},
-    "D": {"fr": "Santé et action sociale", "en": "Health and social care"},
-    "E": {"fr": "Transports et déplacements", "en": "Transport"},
-    "F": {"fr": "Sports, loisirs et culture", "en": "Sports, leisure, culture"},
-    "G": {"fr": "Tourisme", "en": "Tourism"},
 }
 
 
@@ -104,7 +94,7 @@ def build_catalog(dic: Dictionary) -> dict:
         "scales": {s: SCALE_LABELS[s] for s in MAP_SCALES},
         "themes": themes,
         "context": context,
-        "equipment_families": EQUIPMENT_FAMILIES,
+        "equipment_families": BPE_DOMAINS,
     }
 
 

@@ -31,6 +31,16 @@ SCALE_LABELS = {
     "point": {"fr": "Point (équipement, établissement, arrêt)",
               "en": "Point (facility, establishment, stop)"},
 }
+# BPE domains (first letter of typequ), as in the INSEE BPE nomenclature.
+BPE_DOMAINS = {
+    "A": {"fr": "Services aux particuliers", "en": "Services"},
+    "B": {"fr": "Commerces", "en": "Shops"},
+    "C": {"fr": "Enseignement", "en": "Education"},
+    "D": {"fr": "Santé et action sociale", "en": "Health and social care"},
+    "E": {"fr": "Transports et déplacements", "en": "Transport"},
+    "F": {"fr": "Sports, loisirs et culture", "en": "Sports, leisure, culture"},
+    "G": {"fr": "Tourisme", "en": "Tourism"},
+}
 RHYTHMS = {"annuel": "yearly", "tous les 2 ans": "every 2 years",
            "tous les 3 ans": "every 3 years"}
 # Dictionary type -> PostgreSQL base types the published view may use for it.

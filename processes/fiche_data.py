@@ -22,7 +22,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from pygeoapi.process.base import ProcessorExecuteError
 
-from data_dictionary.model import Dictionary, Field, Layer
+from data_dictionary.model import BPE_DOMAINS, Dictionary, Field, Layer
 from processes.request import CODE_PATTERNS
 from providers.published import SCHEMA
 
@@ -50,9 +50,6 @@ STATUS_LEGEND = {
     "Z": "rien à compter sur ce territoire",
     "N": "sans objet à cette échelle",
 }
-DOMAINES = {"A": "services aux particuliers", "B": "commerces", "C": "enseignement",
-            "D": "santé et action sociale", "E": "transports et déplacements",
-            "F": "sports, loisirs et culture", "G": "tourisme"}
 RESIDENCE_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 NEAREST_STOPS = 5
 NEAREST_EQUIPMENTS = 10
@@ -269,7 +266,8 @@ def _residence_context(conn, dic: Dictionary, fiche: Fiche, year: int | None) ->
         where=where, eq=sql.Identifier(SCHEMA, "equipements")),
         [code, year, year, AROUND_M, NEAREST_EQUIPMENTS]).fetchall()
     for e in fiche.equipments:
-        e["domaine_label"] = DOMAINES.get(e["domaine"], e["domaine"])
+        domain = BPE_DOMAINS.get(e["domaine"])
+        e["domaine_label"] = domain["fr"].lower() if domain else e["domaine"]
 
 
 def read_fiche(conn, dic: Dictionary, scale: str, code: str, millesime, today: date) -> Fiche:
