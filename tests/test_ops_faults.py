@@ -229,6 +229,49 @@ def test_a_load_into_a_read_only_database_fails_clearly_and_data_stay_served(own
     assert _etl_load(own).returncode == 0      # the same load passes once writable
 
 
+
+def test_jobs_wait_out_a_read_only_database(own):
+    """Writes to the job queue refused by a read-only primary: a submission is a 503 with
+    Retry-After (never a 500), the worker waits instead of dying, and jobs run again
+    once the database is writable."""
+    export = {"inputs": {"layers": ["communes"], "territory": "MEL"}}
+    prefer = {"Prefer": "respond-async"}
+    worker_pid = int(own.settings.worker_pidfile.read_text())
+    with _admin(own) as conn:
+        conn.execute("ALTER DATABASE portail SET default_transaction_read_only = on")
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE datname = 'portail' AND pid <> pg_backend_pid()")
+    try:
+        refused = requests.post(f"{own.url}/processes/export/execution", json=export,
+                                headers=prefer, auth=(LOGIN, PASSWORD), timeout=30)
+        assert refused.status_code == 503, refused.text[:300]
+        assert refused.headers["Retry-After"]
+        time.sleep(6)   # a few rounds of the worker's loop (claim, reap: writes)
+        os.kill(worker_pid, 0)   # still alive: ProcessLookupError otherwise
+    finally:
+        with _admin(own, "postgres") as conn:
+            conn.execute("ALTER DATABASE portail RESET default_transaction_read_only")
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE datname = 'portail' AND pid <> pg_backend_pid()")
+    deadline = time.monotonic() + 20
+    while True:   # the app's pools reconnect after the terminated sessions
+        accepted = requests.post(f"{own.url}/processes/export/execution", json=export,
+                                 headers=prefer, auth=(LOGIN, PASSWORD), timeout=30)
+        if accepted.status_code != 503 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert accepted.status_code == 201, accepted.text[:300]
+    job = accepted.headers["Location"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = requests.get(job, params={"f": "json"}, auth=(LOGIN, PASSWORD),
+                              timeout=30).json()["status"]
+        if status in ("successful", "failed"):
+            break
+        time.sleep(0.5)
+    assert status == "successful"
+    assert int(own.settings.worker_pidfile.read_text()) == worker_pid   # the same worker
+
 @pytest.fixture
 def tiny_filesystem(own):
     """A small tmpfs holding a tablespace, nearly filled by the communes table."""
