@@ -11,21 +11,12 @@ from datetime import date
 import psycopg
 import pytest
 import requests
-from requests.adapters import HTTPAdapter
 
 from auth import register
+from source_address import SourceAddress
 
 ORG = "Ville de Croix (tests force brute)"
 
-
-class SourceAddress(HTTPAdapter):
-    def __init__(self, address):
-        self.address = address
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kwargs):
-        kwargs["source_address"] = (self.address, 0)
-        super().init_poolmanager(*args, **kwargs)
 
 
 def get(url, address, login, password):

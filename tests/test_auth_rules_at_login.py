@@ -12,9 +12,9 @@ from datetime import date, timedelta
 import psycopg
 import pytest
 import requests
-from requests.adapters import HTTPAdapter
 
 from auth import register
+from source_address import SourceAddress
 
 ORG = "Ville de Tourcoing (tests du guichet)"
 THIRD = "Bureau Relogement (tests du guichet)"
@@ -22,15 +22,6 @@ THIRD = "Bureau Relogement (tests du guichet)"
 # address, whose counters are reset after each test, not to lock 127.0.0.1.
 SOURCE = "127.0.0.21"
 
-
-class SourceAddress(HTTPAdapter):
-    def __init__(self, address):
-        self.address = address
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kwargs):
-        kwargs["source_address"] = (self.address, 0)
-        super().init_poolmanager(*args, **kwargs)
 
 
 def client(address: str) -> requests.Session:

@@ -28,6 +28,7 @@ from ops_support import VENV_BIN
 from portail.cluster import LocalCluster, free_port
 from portail.migrate import migrate
 from portail.settings import DATABASE_NAME, REPO_ROOT
+from source_address import SourceAddress
 
 POOL_TIMEOUT = 3           # DB_POOL_TIMEOUT of this module's portal (seconds)
 RECOVERY_LIMIT = 5.0       # the bound, seconds after PostgreSQL accepts connections
@@ -82,15 +83,6 @@ def _served(url) -> tuple[int, int]:
     health = requests.get(f"{url}/health", timeout=30).json()
     return health["data_version"], answer.json()["numberMatched"]
 
-
-class SourceAddress(requests.adapters.HTTPAdapter):
-    def __init__(self, address):
-        self.address = address
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kwargs):
-        kwargs["source_address"] = (self.address, 0)
-        super().init_poolmanager(*args, **kwargs)
 
 
 class Clients:

@@ -13,12 +13,12 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from requests.adapters import HTTPAdapter
 
 from conftest import make_state_dir
 from ops_support import extra_portal, server_log
 from portail.observability import TrustedProxies
 from portail.settings import SERVICE_ROLE
+from source_address import SourceAddress
 
 COLLECTION = "communes"
 
@@ -107,15 +107,6 @@ def test_metrics_count_requests_latency_auth_failures_and_pools(live_server, acc
     assert set(jobs) == {f'portail_jobs{{status="{s}"}}' for s in
                          ("accepted", "running", "successful", "failed", "dismissed")}
 
-
-class SourceAddress(HTTPAdapter):
-    def __init__(self, address):
-        self.address = address
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kwargs):
-        kwargs["source_address"] = (self.address, 0)
-        super().init_poolmanager(*args, **kwargs)
 
 
 def _from(address: str) -> requests.Session:
