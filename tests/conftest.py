@@ -17,7 +17,8 @@ import requests
 from psycopg import sql
 
 from portail import server
-from portail.cluster import LocalCluster, free_port
+from portail.cluster import LocalCluster
+from ports import free_port
 from portail.migrate import migrate
 from portail.settings import REPO_ROOT, Settings, get_settings, load_settings
 

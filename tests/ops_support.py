@@ -10,7 +10,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from portail.cluster import free_port
+from ports import free_port
 from portail.settings import (GATE_ROLE, OWNER_ROLE, REPO_ROOT, SERVICE_ROLE, Settings,
                               role_password)
 

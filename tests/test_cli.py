@@ -13,7 +13,8 @@ import pytest
 import requests
 
 from conftest import make_state_dir
-from portail.cluster import LocalCluster, free_port
+from portail.cluster import LocalCluster
+from ports import free_port
 from portail.errors import UserError
 
 CLI = str(Path(sys.executable).parent / "portail-lls")

@@ -16,7 +16,8 @@ import requests
 from psycopg import sql
 
 from portail import server
-from portail.cluster import LocalCluster, free_port
+from portail.cluster import LocalCluster
+from ports import free_port
 from portail.migrate import available_migrations
 from portail.settings import GATE_ROLE, OWNER_ROLE, REPO_ROOT, SERVICE_ROLE, role_password
 from conftest import make_state_dir

@@ -25,7 +25,8 @@ from psycopg import sql
 
 from conftest import REFERENCE, make_state_dir
 from ops_support import VENV_BIN
-from portail.cluster import LocalCluster, free_port
+from portail.cluster import LocalCluster
+from ports import free_port
 from portail.migrate import migrate
 from portail.settings import DATABASE_NAME, REPO_ROOT
 from source_address import SourceAddress

@@ -23,7 +23,7 @@ from etl_fixtures import demo_small, etl_settings  # noqa: F401 - fixtures
 from data_dictionary.model import THEMES_DIR, load_dictionary
 from data_dictionary.pygeoapi import generate_config
 from portail import server
-from portail.cluster import free_port
+from ports import free_port
 from portail.settings import SOURCE_MENTION, get_settings, load_settings
 
 from conftest import make_state_dir
