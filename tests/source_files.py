@@ -1,0 +1,211 @@
+"""Small source files built in the producers' exact public layouts, deterministically.
+
+One builder per layout and vintage (docs/etl.md, « Dispositions reconnues »): the columns
+in the published order, the published delimiter, quoting and encoding. The values are a
+handful of rows chosen to exercise what the loaders must get right (code lists per
+vintage, sentinels, leading zeros lost by a spreadsheet, rows outside the MEL in
+departmental, regional and national files, title lines above a header…); each builder
+returns the path and the tests check what lands in ``core``.
+
+The column lists come from the references named in docs/etl.md; where a reference lists
+only some columns (``…``), the others are the producer's names from its dictionary.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from functools import lru_cache
+from pathlib import Path
+
+import geopandas as gpd
+
+REFERENCE = Path(__file__).parent.parent / "data" / "reference"
+
+
+@lru_cache(maxsize=None)
+def _communes() -> gpd.GeoDataFrame:
+    return gpd.read_file(REFERENCE / "mel_communes.geojson").to_crs(2154).set_index("code_insee")
+
+
+def point(code_insee: str, dx: float = 0.0, dy: float = 0.0) -> tuple[float, float]:
+    """A Lambert-93 point inside a MEL commune (its representative point, shifted by a few metres)."""
+    p = _communes().geometry[code_insee].representative_point()
+    return round(p.x + dx, 1), round(p.y + dy, 1)
+
+
+def lonlat(code_insee: str, dx: float = 0.0, dy: float = 0.0) -> tuple[float, float]:
+    x, y = point(code_insee, dx, dy)
+    p = gpd.GeoSeries(gpd.points_from_xy([x], [y]), crs=2154).to_crs(4326)[0]
+    return round(p.x, 6), round(p.y, 6)
+
+
+def write_csv(path: Path, header: list[str], rows: list[list], *, delimiter: str = ";",
+              encoding: str = "utf-8", quote_all_text: bool = False, numeric: tuple[str, ...] = (),
+              bom: bool = False, newline: str = "\n") -> Path:
+    """Rows as the producer writes them: ``quote_all_text`` puts every non-numeric column
+    between double quotes (DiDo exports), else nothing is quoted (INSEE, regional files)."""
+    out = io.StringIO()
+    if quote_all_text:
+        quoted = [h not in numeric for h in header]
+        out.write(delimiter.join(f'"{h}"' for h in header) + newline)
+        for r in rows:
+            out.write(delimiter.join(
+                ("" if v is None else (f'"{v}"' if q and v != "" else str(v))) for v, q in zip(r, quoted))
+                + newline)
+    else:
+        w = csv.writer(out, delimiter=delimiter, lineterminator=newline, quoting=csv.QUOTE_MINIMAL)
+        w.writerow(header)
+        for r in rows:
+            w.writerow(["" if v is None else v for v in r])
+    data = out.getvalue().encode(encoding)
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data)
+    return path
+
+
+def _fill(header: list[str], values: dict) -> list:
+    return [values.get(h, "") for h in header]
+
+
+# == RPLS =============================================================================================
+# The full file sent to the MEL for its housing policy (PLH): landlord, repertory id, rent.
+RPLS_COMPLET = ["IDENT_REP", "RS", "SIREN", "DEPCOM", "NUMVOIE", "INDREP", "TYPVOIE", "NOMVOIE", "PLG_IRIS",
+                "QPV", "PLG_QPV", "TYPECONST", "NBPIECE", "SURFHAB", "CONSTRUCT", "FINAN", "CONV",
+                "LOYERPRINC", "DPEENERGIE", "DPESERRE", "MODE", "DUREE_VACANCE", "BAIL", "X", "Y"]
+
+
+def rpls_complet(path: Path) -> Path:
+    """CP1252, ';', unquoted, decimal commas. Re-saved by a spreadsheet: IDENT_REP and the
+    IRIS suffix lost their leading zeros. FINAN 12/14/49/50, a rent 9999, a house (I)."""
+    rows = []
+    specs = [  # (ident, depcom, iris, finan, typeconst, rent, num, street)
+        ("123456", "59350", "101", "12", "C", "412,50", "3", "DES ÉCOLES"),
+        ("123457", "59350", "101", "14", "C", "9999", "3", "DES ÉCOLES"),
+        ("123458", "59350", "101", "49", "C", "388,00", "3", "DES ÉCOLES"),
+        ("123459", "59009", "", "50", "I", "350,10", "8", "DU BOIS"),
+        ("123460", "59009", "", "13", "I", "9999,00", "8", "DU BOIS"),
+    ]
+    for i, (ident, com, iris, fin, typ, rent, num, street) in enumerate(specs):
+        x, y = point(com, 3 * i, 2 * i)
+        rows.append(_fill(RPLS_COMPLET, {
+            "IDENT_REP": ident, "RS": "LOGIS MÉTROPOLE TEST", "SIREN": "12345678", "DEPCOM": com,
+            "NUMVOIE": num, "TYPVOIE": "RUE", "NOMVOIE": street, "PLG_IRIS": iris, "QPV": "2",
+            "TYPECONST": typ, "NBPIECE": 3, "SURFHAB": "64,5", "CONSTRUCT": 1968 + i, "FINAN": fin,
+            "CONV": "1", "LOYERPRINC": rent, "DPEENERGIE": "D", "DPESERRE": "E", "MODE": "1",
+            "DUREE_VACANCE": "0", "BAIL": "01/2019", "X": str(x).replace(".", ","), "Y": str(y).replace(".", ",")}))
+    return write_csv(path, RPLS_COMPLET, rows, encoding="cp1252")
+
+
+# Regional open-data files (~2016-2021): ';', ISO-8859-1, unquoted, decimal commas.
+RPLS_REGIONAL = ["DROIT", "DEPCOM", "CODEPOSTAL", "LIBCOM", "NUMVOIE", "INDREP", "TYPVOIE", "NOMVOIE",
+                 "NUMAPPT", "NUMBOITE", "ESC", "COULOIR", "ETAGE", "COMPLIDENT", "ENTREE", "BAT", "IMMEU",
+                 "COMPLGEO", "LIEUDIT", "QPV", "TYPECONST", "NBPIECE", "SURFHAB", "CONSTRUCT", "LOCAT",
+                 "PATRIMOINE", "ORIGINE", "FINAN", "FINANAUTRE", "CONV", "NUMCONV", "DATCONV", "NEWLOGT",
+                 "CUS", "DPEDATE", "DPEENERGIE", "DPESERRE", "SRU_EXPIR", "SRU_ALINEA", "CODSEGPATRIM",
+                 "LIBSEGPATRIM"]
+RPLS_REGIONAL_XY = RPLS_REGIONAL + ["X", "Y", "PLG_IRIS"]
+# Communes of the region outside the MEL (Dunkerque, Valenciennes, Arras, Amiens).
+OUTSIDE_REGION = (("59183", "DUNKERQUE", 650000, 7100000), ("59606", "VALENCIENNES", 735000, 7030000),
+                  ("62041", "ARRAS", 685000, 7016000), ("80021", "AMIENS", 649000, 6978000))
+
+
+def _regional_rows(header: list[str], with_xy: bool) -> list[list]:
+    rows = []
+    inside = [("59350", "59000", "LILLE", "10", "C", "12"), ("59350", "59000", "LILLE", "12", "I", "12"),
+              ("59512", "59100", "ROUBAIX", "52", "C", "14"), ("59512", "59100", "ROUBAIX", "14", "C", "16")]
+    for i, (com, cp, lib, fin, typ, num) in enumerate(inside):
+        x, y = point(com, 4 * i, 0)
+        values = {"DROIT": "1", "DEPCOM": com, "CODEPOSTAL": cp, "LIBCOM": lib, "NUMVOIE": num,
+                  "TYPVOIE": "BD", "NOMVOIE": "DE L'YSER" if com == "59350" else "GAMBETTA", "QPV": "2",
+                  "TYPECONST": typ, "NBPIECE": 2 + i % 3, "SURFHAB": f"{51 + i},5", "CONSTRUCT": 1975 + i,
+                  "LOCAT": 1976 + i, "PATRIMOINE": 1976 + i, "ORIGINE": "1", "FINAN": fin, "CONV": "1",
+                  "DPEDATE": "01/1900", "DPEENERGIE": "-" if i == 0 else "C", "DPESERRE": "-" if i == 0 else "D",
+                  "X": str(x).replace(".", ","), "Y": str(y).replace(".", ","), "PLG_IRIS": "0000"}
+        rows.append(_fill(header, values))
+    for i, (com, lib, x, y) in enumerate(OUTSIDE_REGION):
+        rows.append(_fill(header, {"DROIT": "1", "DEPCOM": com, "LIBCOM": lib, "NUMVOIE": str(i + 1),
+                                   "TYPVOIE": "RUE", "NOMVOIE": "DE LA GARE", "QPV": "2", "TYPECONST": "C",
+                                   "NBPIECE": 3, "SURFHAB": "60,0", "CONSTRUCT": 1980, "FINAN": "13",
+                                   "CONV": "1", "DPEENERGIE": "E", "DPESERRE": "E", "X": x, "Y": y,
+                                   "PLG_IRIS": "0101"}))
+    return rows
+
+
+def rpls_regional(path: Path, with_xy: bool) -> Path:
+    header = RPLS_REGIONAL_XY if with_xy else RPLS_REGIONAL
+    return write_csv(path, header, _regional_rows(header, with_xy), encoding="latin-1")
+
+
+# DiDo export of the SDES, millésime 2025-01: 73 columns, ';', strings quoted, UTF-8.
+RPLS_DIDO_2025 = ["REG_CODE", "REG_LIBELLE", "LIBREG", "DEP_CODE", "DEP_LIBELLE", "LIBDEP", "EPCI_CODE",
+                  "EPCI_LIBELLE", "LIBEPCI", "DEPCOM", "CODEPOSTAL", "LIBCOM", "NUMVOIE", "INDREP", "TYPVOIE",
+                  "NOMVOIE", "ETAGE", "COMPLGEO", "LIEUDIT", "QPV_CODE", "QPV_LIBELLE", "DROIT_CODE",
+                  "DROIT_LIBELLE", "TYPECONST_CODE", "TYPECONST_LIBELLE", "NBPIECE", "SURFHAB", "CONSTRUCT",
+                  "LOCAT", "PATRIMOINE", "ORIGINE", "FINAN_CODE", "FINAN_LIBELLE", "FINANAUTRE", "CONV",
+                  "NUMCONV", "DATCONV", "NEWLOGT_CODE", "NEWLOGT_LIBELLE", "CUS", "DPEDATE", "DPEENERGIE",
+                  "DPESERRE", "SRU_EXPIR", "SRU_ALINEA", "CODSEGPATRIM", "LIBSEGPATRIM", "PMR_CODE",
+                  "PMR_LIBELLE", "PLG_VOIE", "EPSG", "X", "Y", "PLG_QP24", "PLG_QP15", "PLG_IRIS2024_CODE",
+                  "PLG_IRIS2024_LIBELLE", "PLG_ZUS", "PLG_QVA", "QUALITE_VOIE", "QUALITE_NUMERO", "QUALITE_XY",
+                  "DISTANCE_PRECISION", "QUALITE_QP24", "QUALITE_QP15", "QUALITE_IRIS", "QUALITE_ZUS",
+                  "QUALITE_QVA", "COMAQP", "COMAZUS", "UU2020", "AAV2020", "ZE2020"]
+RPLS_DIDO_2022 = [{"DEPCOM": "DEPCOM_CODE", "LIBCOM": "DEPCOM_LIBELLE", "PLG_IRIS2024_CODE": "PLG_IRIS2022_CODE",
+                   "PLG_IRIS2024_LIBELLE": "PLG_IRIS2022_LIBELLE"}.get(h, h) for h in RPLS_DIDO_2025]
+DIDO_NUMERIC = ("NBPIECE", "SURFHAB", "CONSTRUCT", "LOCAT", "PATRIMOINE", "EPSG", "X", "Y",
+                "DISTANCE_PRECISION")
+FINAN_LABELS = {"10": "PLA d'intégration", "12": "PLA ordinaire", "13": "PLUS", "14": "PLS", "49": "Autre financement",
+                "50": "HBM", "52": "HLM/O", "16": "PLI"}
+
+
+def dido_rows(header: list[str], inside: int = 6, outside: int = 4, start: int = 0) -> list[list]:
+    """MEL dwellings (FINAN 12/14/49/10/13/16 in turn, every third an individual house,
+    one in a QPV) and dwellings of other communes of France (skipped: national export)."""
+    com_col = "DEPCOM" if "DEPCOM" in header else "DEPCOM_CODE"
+    lib_col = "LIBCOM" if "LIBCOM" in header else "DEPCOM_LIBELLE"
+    iris_col = next(h for h in header if h.startswith("PLG_IRIS") and h.endswith("_CODE"))
+    rows = []
+    finans = ["12", "14", "49", "10", "13", "16"]
+    coms = [("59350", "Lille", "59000"), ("59009", "Villeneuve-d'Ascq", "59650"), ("59512", "Roubaix", "59100")]
+    for i in range(start, start + inside):
+        com, lib, cp = coms[i % 3]
+        x, y = point(com, (i % 50) * 2.0, (i // 50) * 2.0)
+        fin = finans[i % len(finans)]
+        house = i % 3 == 2
+        rows.append(_fill(header, {
+            "REG_CODE": "32", "REG_LIBELLE": "Hauts-de-France", "LIBREG": "Hauts-de-France", "DEP_CODE": "59",
+            "DEP_LIBELLE": "Nord", "LIBDEP": "Nord", "EPCI_CODE": "200093201",
+            "EPCI_LIBELLE": "Métropole Européenne de Lille", "LIBEPCI": "Métropole Européenne de Lille",
+            com_col: com, "CODEPOSTAL": cp, lib_col: lib, "NUMVOIE": str(10 + i // 4), "TYPVOIE": "RUE",
+            "NOMVOIE": "DU GÉNÉRAL DE GAULLE", "QPV_CODE": "1" if i == start else "2",
+            "QPV_LIBELLE": "Logement situé en QPV" if i == start else "Logement situé hors QPV",
+            "DROIT_CODE": "1", "DROIT_LIBELLE": "Pleine propriété", "TYPECONST_CODE": "I" if house else "C",
+            "TYPECONST_LIBELLE": "individuel" if house else "collectif", "NBPIECE": 1 + i % 5,
+            "SURFHAB": f"{40 + i % 50}.5", "CONSTRUCT": 1960 + i % 60, "LOCAT": 1961 + i % 60,
+            "PATRIMOINE": 1961 + i % 60, "ORIGINE": "1", "FINAN_CODE": fin, "FINAN_LIBELLE": FINAN_LABELS[fin],
+            "CONV": "1", "DPEDATE": "2021-06", "DPEENERGIE": "CDEFGAB"[i % 7], "DPESERRE": "DEFGABC"[i % 7],
+            "PMR_CODE": "2", "PMR_LIBELLE": "Non", "EPSG": "2154", "X": x, "Y": y,
+            "PLG_QP24": "CSZ" if com == "59009" else "HZ", "PLG_QP15": "HZ",
+            iris_col: "", "QUALITE_XY": "11", "UU2020": "59702", "AAV2020": "009"}))
+    others = [("59183", "Dunkerque", "59140", 650000, 7100000, "2154"),
+              ("62041", "Arras", "62000", 685000, 7016000, "2154"),
+              ("13055", "Marseille", "13001", 892000, 6247000, "2154"),
+              ("97411", "Saint-Denis", "97400", 338000, 7690000, "2975")]
+    for j in range(outside):
+        com, lib, cp, x, y, epsg = others[j % len(others)]
+        rows.append(_fill(header, {
+            "REG_CODE": "32", "DEP_CODE": com[:2], com_col: com, "CODEPOSTAL": cp, lib_col: lib,
+            "NUMVOIE": str(j + 1), "TYPVOIE": "AV", "NOMVOIE": "DE LA RÉPUBLIQUE", "QPV_CODE": "2",
+            "TYPECONST_CODE": "C", "NBPIECE": 3, "SURFHAB": "65.0", "CONSTRUCT": 1990, "FINAN_CODE": "13",
+            "FINAN_LIBELLE": "PLUS", "CONV": "1", "DPEENERGIE": "D", "DPESERRE": "D", "EPSG": epsg,
+            "X": x + j, "Y": y, "PLG_QP24": "HZ"}))
+    return rows
+
+
+def rpls_dido(path: Path, header: list[str], inside: int = 6, outside: int = 4) -> Path:
+    return write_csv(path, header, dido_rows(header, inside, outside), quote_all_text=True,
+                     numeric=DIDO_NUMERIC)
+
+
+def zipped(path: Path, member: Path, arcname: str | None = None) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.write(member, arcname or member.name)
+    return path

@@ -1,0 +1,171 @@
+"""Every public layout of every source, loaded through the command line as a user would.
+
+One small file per layout and vintage, built in the producer's exact layout
+(tests/source_files.py), loaded with ``portail-lls etl load SOURCE FILE --millesime M``
+into a database of its own; the values are then checked in ``core``: financing families
+from the FINAN codes of the vintage, the rent sentinel 9999 read as missing, houses
+counted, leading zeros put back, rows outside the MEL skipped and counted (report and
+ledger), the layout named in the report and the ledger.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+from psycopg import sql
+
+import source_files as sf
+from portail.cluster import LocalCluster
+from portail.migrate import migrate
+from portail.settings import get_settings, load_settings
+
+REFERENCE = Path(__file__).parent.parent / "data" / "reference"
+
+
+@pytest.fixture(scope="module")
+def db(settings):
+    """A migrated database of its own with the MEL's 95 communes; the DSN of its owner role."""
+    name = f"layouts_{os.getpid()}"
+    admin = LocalCluster(settings.cluster_dir).admin_dsn("postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    saved = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = LocalCluster(settings.cluster_dir).admin_dsn(name)
+    get_settings.cache_clear()
+    try:
+        conf = load_settings()
+        migrate(conf, verbose=False)
+        result = cli("etl", "load", "communes", str(REFERENCE / "mel_communes.geojson"))
+        assert result.exit_code == 0, result.output
+        yield conf.owner_dsn()
+    finally:
+        if saved is None:
+            os.environ.pop("DATABASE_URL", None)
+        else:
+            os.environ["DATABASE_URL"] = saved
+        get_settings.cache_clear()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def cli(*args):
+    """``portail-lls …`` in this process (the database of ``DATABASE_URL``)."""
+    from portail.cli import main
+    get_settings.cache_clear()
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def load(source: str, path: Path, millesime: int, *extra) -> str:
+    result = cli("etl", "load", source, str(path), "--millesime", str(millesime), *extra)
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    return result.output
+
+
+def refused(source: str, path: Path, millesime: int, *extra) -> str:
+    result = cli("etl", "load", source, str(path), "--millesime", str(millesime), *extra)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    return result.output
+
+
+def q(dsn: str, query: str, params=None):
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def ledger(dsn: str, source: str, millesime: int):
+    return q(dsn, "SELECT disposition, rows_read, rows_loaded, rows_outside, rows_rejected, champs_absents "
+                  "FROM core.load WHERE source = %s AND millesime = %s", [source, millesime])[0]
+
+
+# == RPLS =================================================================================================
+def test_rpls_full_plh_file_resaved_by_a_spreadsheet(db, tmp_path):
+    out = load("rpls", sf.rpls_complet(tmp_path / "RPLS_2024_MEL.csv"), 2024)
+    assert "RPLS, fichier complet transmis aux collectivités (PLH) [rpls-complet]" in out
+    rows = dict((r[0], r[1:]) for r in q(db, "SELECT logement_id, financement, finan_code, loyer_principal, "
+                                             "type_construction, code_iris FROM core.logement WHERE millesime = 2024"))
+    # identifiers of 10 digits and IRIS suffixes of 4: the leading zeros the spreadsheet dropped are back
+    assert set(rows) == {"0000123456", "0000123457", "0000123458", "0000123459", "0000123460"}
+    assert rows["0000123456"][0:2] == ("PLUS", "12")       # PLA ordinaire
+    assert rows["0000123457"][0:2] == ("PLS", "14")        # PLS
+    assert rows["0000123458"][0:2] == ("AUTRE", "49")      # other financing after 1977
+    assert rows["0000123459"][0:2] == ("PLUS", "50")       # HBM (HLM before 1977)
+    assert rows["0000123457"][2] is None and rows["0000123460"][2] is None   # 9999: no rent
+    assert float(rows["0000123456"][2]) == 412.5
+    assert rows["0000123456"][4] == "593500101"
+    assert [r[3] for r in rows.values()].count("I") == 2
+    (bailleur, siren), = q(db, "SELECT DISTINCT bailleur, siren_bailleur FROM core.residence WHERE millesime = 2024")
+    assert bailleur == "LOGIS MÉTROPOLE TEST" and siren == "012345678"
+    (houses,), = q(db, "SELECT sum(nb_individuels) FROM core.parc_par_residence WHERE millesime = 2024")
+    assert houses == 2
+    assert ledger(db, "rpls", 2024)[:5] == ("rpls-complet", 5, 5, 0, 0)
+
+
+@pytest.mark.parametrize("with_xy,millesime,key", [(True, 2020, "rpls-regional-xy"), (False, 2017, "rpls-regional")])
+def test_rpls_regional_open_data_files(db, tmp_path, with_xy, millesime, key):
+    out = load("rpls", sf.rpls_regional(tmp_path / f"RPLS_{millesime}_R32.csv", with_xy), millesime)
+    assert f"[{key}]" in out
+    assert "4 hors du territoire (ignorées)" in out
+    rows = q(db, "SELECT financement, type_construction, dpe_energie, localisation, code_insee FROM core.logement "
+                 "WHERE millesime = %s ORDER BY financement, code_insee", [millesime])
+    assert [r[0] for r in rows] == ["PLAI", "PLS", "PLUS", "PLUS"]   # FINAN 10, 14, 12 and 52
+    assert sum(r[1] == "I" for r in rows) == 1
+    assert sum(r[2] is None for r in rows) == 1                     # DPE "-": no diagnosis
+    assert {r[3] for r in rows} == ({"xy"} if with_xy else {"commune"})
+    (bailleur,), = q(db, "SELECT DISTINCT bailleur FROM core.residence WHERE millesime = %s", [millesime])
+    assert bailleur is None
+    disposition, read, loaded, outside, rejected, absent = ledger(db, "rpls", millesime)
+    assert (disposition, read, loaded, outside, rejected) == (key, 8, 4, 4, 0)
+    assert {"bailleur", "loyer"} <= set(absent)
+    if not with_xy:
+        assert "placé(s) au centre de leur IRIS (0) ou de leur commune (4)" in out
+
+
+@pytest.mark.parametrize("header,millesime,key", [(sf.RPLS_DIDO_2025, 2025, "rpls-dido-2025"),
+                                                  (sf.RPLS_DIDO_2022, 2023, "rpls-dido-2022")])
+def test_rpls_dido_exports(db, tmp_path, header, millesime, key):
+    path = sf.rpls_dido(tmp_path / f"rpls_{millesime}.csv", header, inside=9, outside=4)
+    assert path.read_bytes().startswith(b'"REG_CODE";"REG_LIBELLE"')
+    out = load("rpls", path, millesime)
+    assert f"[{key}]" in out and "13 lignes lues, 9 chargées, 4 hors du territoire (ignorées), 0 rejetées" in out
+    assert "champs absents de ce fichier (non renseignés) : identifiant du logement, bailleur" in out
+    fams = dict(q(db, "SELECT finan_code, financement FROM core.logement WHERE millesime = %s", [millesime]))
+    assert fams == {"12": "PLUS", "14": "PLS", "49": "AUTRE", "10": "PLAI", "13": "PLUS", "16": "PLI"}
+    (houses, qpv_flag, no_rent, lines), = q(db, """
+        SELECT count(*) FILTER (WHERE type_construction = 'I'), count(*) FILTER (WHERE en_qpv),
+               count(*) FILTER (WHERE loyer_principal IS NULL), array_agg(logement_id ORDER BY logement_id)
+        FROM core.logement WHERE millesime = %s""", [millesime])
+    assert (houses, qpv_flag, no_rent) == (3, 1, 9)
+    assert sorted(lines) == sorted(f"L{n}" for n in range(2, 11))   # no identifier: the line number
+    assert ledger(db, "rpls", millesime)[:5] == (key, 13, 9, 4, 0)
+
+
+def test_rpls_dido_export_in_its_zip_archive(db, tmp_path):
+    csv_path = sf.rpls_dido(tmp_path / "rpls_2022.csv", sf.RPLS_DIDO_2022, inside=3, outside=2)
+    out = load("rpls", sf.zipped(tmp_path / "rpls2022logement.zip", csv_path), 2022)
+    assert "[rpls-dido-2022]" in out and "membre rpls_2022.csv" in out
+    assert q(db, "SELECT count(*) FROM core.logement WHERE millesime = 2022") == [(3,)]
+
+
+def test_rpls_unknown_finan_code_is_refused_with_the_accepted_codes(db, tmp_path):
+    path = tmp_path / "rpls_2021.csv"
+    rows = sf.dido_rows(sf.RPLS_DIDO_2025, inside=3, outside=0)
+    rows[1][sf.RPLS_DIDO_2025.index("FINAN_CODE")] = "18"
+    sf.write_csv(path, sf.RPLS_DIDO_2025, rows, quote_all_text=True, numeric=sf.DIDO_NUMERIC)
+    out = refused("rpls", path, 2021)
+    assert "ligne 3, champ FINAN_CODE : code '18' inconnu pour FINAN" in out
+    assert "codes acceptés : 10, 11, 12, 13, 14, 15, 16, 17, 49, 50, 51, 52, 53, 54, 55, 99" in out
+    assert q(db, "SELECT count(*) FROM core.logement WHERE millesime = 2021") == [(0,)]
+
+
+def test_rpls_unknown_layout_says_what_each_layout_needs(db, tmp_path):
+    path = sf.write_csv(tmp_path / "autre.csv", ["COMMUNE", "FINANCEMENT", "PIECES"], [["59350", "13", "3"]])
+    out = refused("rpls", path, 2025)
+    assert "disposition de fichier rpls non reconnue" in out
+    assert "« RPLS, données détaillées au logement, export DiDo (depuis 2025) » (2025 et suivants) : " \
+           "colonnes absentes DEPCOM, FINAN_CODE" in out
