@@ -266,7 +266,7 @@ def locate_points(conn: psycopg.Connection, stage: str, srid: int, x_field: str,
     conn.execute(sql.SQL(
         "UPDATE {st} s SET _commune = (SELECT p.code FROM {parts} p WHERE ST_DWithin(p.geom, s.geom, 100) "
         "ORDER BY p.geom <-> s.geom LIMIT 1) WHERE s._commune IS NULL").format(st=st, parts=communes))
-    declared = "code_insee" in fill and has_column(conn, stage, "code_insee")
+    declared = has_column(conn, stage, "code_insee")
     outside = 0
     if skip_outside:
         no_code = sql.SQL("s.code_insee IS NULL AND ") if declared else sql.SQL("")

@@ -209,3 +209,130 @@ def zipped(path: Path, member: Path, arcname: str | None = None) -> Path:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         z.write(member, arcname or member.name)
     return path
+
+
+# == BPE =============================================================================================
+BPE_ENSEMBLE_XY = ["REG", "DEP", "DEPCOM", "DCIRIS", "AN", "TYPEQU", "LAMBERT_X", "LAMBERT_Y", "QUALITE_XY"]
+BPE_2021 = ["AAV2020", "AN", "BV2012", "DEP", "DEPCOM", "DOM", "EPCI", "DCIRIS", "LAMBERT_X", "LAMBERT_Y", "QP",
+            "QUALITE_QP", "QUALITE_XY", "REG", "SDOM", "TYPEQU", "UU2020", "ZUS"]
+
+
+def _bpe_rows(header: list[str], year: int, qualities: tuple[str, str, str], unplaced: str) -> list[list]:
+    """Three MEL equipments (a doctor, a school, a bakery), one of the MEL without coordinates,
+    two elsewhere in France (Paris, and Mayotte without coordinates)."""
+    good, fair, bad = qualities
+    rows = []
+    for i, (com, typ, qual) in enumerate((("59350", "D201", good), ("59512", "C104", fair), ("59009", "B203", bad))):
+        x, y = point(com, 11 * i, 7)
+        rows.append(_fill(header, {"AN": year, "REG": "32", "DEP": "59", "DEPCOM": com, "DCIRIS": com + "0000",
+                                   "TYPEQU": typ, "DOM": typ[0], "SDOM": typ[:2], "LAMBERT_X": x, "LAMBERT_Y": y,
+                                   "LONGITUDE": lonlat(com, 11 * i, 7)[0], "LATITUDE": lonlat(com, 11 * i, 7)[1],
+                                   "QUALITE_XY": qual, "EPSG": "2154", "QUALITE_GEOLOC": "11", "EPCI": "200093201",
+                                   "AAV2020": "009", "UU2020": "59702", "BV2012": "59350", "BV2022": "59350",
+                                   "QP": "CSZ", "NOMRS": "ÉQUIPEMENT TEST", "LIBCOM": "Lille"}))
+    rows.append(_fill(header, {"AN": year, "REG": "32", "DEP": "59", "DEPCOM": "59017", "TYPEQU": "A504",
+                               "QUALITE_XY": unplaced, "EPSG": "2154"}))
+    rows.append(_fill(header, {"AN": year, "REG": "11", "DEP": "75", "DEPCOM": "75056", "TYPEQU": "D201",
+                               "LAMBERT_X": 652000, "LAMBERT_Y": 6862000, "QUALITE_XY": good, "EPSG": "2154"}))
+    rows.append(_fill(header, {"AN": year, "REG": "06", "DEP": "976", "DEPCOM": "97611", "TYPEQU": "F101",
+                               "QUALITE_XY": unplaced, "EPSG": "4471"}))
+    return rows
+
+
+def bpe(path: Path, layout: str, year: int) -> Path:
+    from etl.bpe import BPE_2024_COLUMNS
+    if layout == "bpe-2024":
+        header = list(BPE_2024_COLUMNS)
+        return write_csv(path, header, _bpe_rows(header, year, ("B", "A", "M"), "_Z"))
+    header = BPE_2021 if layout == "bpe-2021" else BPE_ENSEMBLE_XY
+    return write_csv(path, header, _bpe_rows(header, year, ("Bonne", "Acceptable", "Mauvaise"), "Non géolocalisé"))
+
+
+# == FINESS ===========================================================================================
+def finess(path: Path, fields: int, date: str = "2023-01-01") -> Path:
+    """Etalab extraction: a ``finess;etalab;…`` line, then structureet lines of ``fields`` (31 in
+    2019, 32 since 2022) and geolocalisation lines; ';', ISO-8859-1. Three establishments in the
+    MEL (one with a 8-digit number: a spreadsheet dropped its leading zero), two elsewhere."""
+    lines = [f"finess;etalab;{fields};{date}"]
+    estabs = [("590000017", "350", "59", "CENTRE HOSPITALIER TEST", "355", "Centre Hospitalier (C.H.)", "1102"),
+              ("590000025", "512", "59", "EHPAD DES ÉRABLES", "500", "Etablissement d'hébergement pour personnes âgées dépendantes", "4401"),
+              ("20000001", "009", "59", "PHARMACIE DU BOIS", "620", "Pharmacie d'Officine", "3101"),
+              ("750000011", "056", "75", "HÔPITAL DE PARIS", "101", "Centre Hospitalier Régional (C.H.R.)", "1101"),
+              ("2A0000012", "004", "2A", "CLINIQUE D'AJACCIO", "365", "Centre de santé", "2202")]
+    coords = []
+    for fin, com, dep, rs, cat, lib, agr in estabs:
+        f = ["structureet", fin, fin[:2] + "0000999", rs, rs, "", "", "12", "R", "DE LA SANTÉ", "", "", com, dep,
+             "NORD" if dep == "59" else "AUTRE", f"{dep}{com} VILLE", "0320000000", "", cat, lib, agr, "", "", "",
+             "", "", "", "", "2001-01-01", "2001-01-01", "2023-06-01"]
+        if fields == 32:
+            f.append("")
+        lines.append(";".join(f))
+        if dep == "59":
+            x, y = point(dep + com, 5, 5)
+        else:
+            x, y = (652000.0, 6862000.0) if dep == "75" else (1177000.0, 6110000.0)
+        coords.append((fin, x, y))
+    for fin, x, y in coords:
+        lines.append(f"geolocalisation;{fin};{x};{y};1,ATLASANTE,100,IGN,BD_ADRESSE,V2.2,LAMBERT_93;2023-06-01")
+    path.write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+    return path
+
+
+# == Filosofi, 200 m grid ============================================================================
+FILOSOFI_2019 = ["idcar_200m", "idcar_1km", "idcar_nat", "i_est_200", "i_est_1km", "lcog_geo", "ind", "men",
+                 "men_pauv", "men_1ind", "men_5ind", "men_prop", "men_fmp", "ind_snv", "men_surf", "men_coll",
+                 "men_mais", "log_av45", "log_45_70", "log_70_90", "log_ap90", "log_inc", "log_soc", "ind_0_3",
+                 "ind_4_5", "ind_6_10", "ind_11_17", "ind_18_24", "ind_25_39", "ind_40_54", "ind_55_64",
+                 "ind_65_79", "ind_80p", "ind_inc"]
+FILOSOFI_2017 = [c[0].upper() + c[1:] for c in FILOSOFI_2019]
+FILOSOFI_2015 = ["IdINSPIRE", "Id_carr1km", "I_est_cr", "Id_carr_n", "Groupe", "Depcom", "I_pauv", "Id_car2", "Ind",
+                 "Men", "Men_pauv", "Men_1ind", "Men_5ind", "Men_prop", "Men_fmp", "Ind_snv", "Men_surf", "Men_coll",
+                 "Men_mais", "Log_av45", "Log_45_70", "Log_70_90", "Log_ap90", "Log_inc", "Log_soc", "Ind_0_3",
+                 "Ind_4_5", "Ind_6_10", "Ind_11_17", "Ind_18_24", "Ind_25_39", "Ind_40_54", "Ind_55_64", "Ind_65_79",
+                 "Ind_80p", "Ind_inc"]
+
+
+def filosofi_cells() -> list[tuple[str, float, float, dict]]:
+    """Four 200 m cells over Lille and Roubaix and one in Paris (EPSG:3035 identifiers)."""
+    out = []
+    for k, (com, dx) in enumerate((("59350", 0), ("59350", 200), ("59512", 0), ("59512", 200))):
+        lon, lat = lonlat(com)
+        p = gpd.GeoSeries(gpd.points_from_xy([lon], [lat]), crs=4326).to_crs(3035)[0]
+        e, n = int(p.x // 200 * 200) + dx, int(p.y // 200 * 200)
+        out.append((f"CRS3035RES200mN{n}E{e}", e, n, {"ind": 120.5 + k, "men": 50.0 + k, "men_pauv": 12.0,
+                                                        "ind_snv": 2500000.0, "log_soc": 20.0 + k}))
+    out.append(("CRS3035RES200mN2890000E3760000", 3760000, 2890000,
+                {"ind": 300.0, "men": 150.0, "men_pauv": 20.0, "ind_snv": 7000000.0, "log_soc": 10.0}))
+    return out
+
+
+def _filosofi_values(header: list[str], ident: str, e: int, n: int, v: dict) -> dict:
+    lower = {h.lower(): h for h in header}
+    out = {h: "0" for h in header}
+    out.update({lower["ind"]: v["ind"], lower["men"]: v["men"], lower["men_pauv"]: v["men_pauv"],
+                lower["ind_snv"]: v["ind_snv"], lower["log_soc"]: v["log_soc"], lower["men_1ind"]: 10.0,
+                lower["ind_0_3"]: 5.0, lower["ind_4_5"]: 3.0, lower["ind_6_10"]: 8.0, lower["ind_11_17"]: 9.0,
+                lower["ind_65_79"]: 11.0, lower["ind_80p"]: 4.0})
+    out[header[0]] = ident
+    return out
+
+
+def filosofi_vector(path: Path, header: list[str], crs: int) -> Path:
+    from shapely.geometry import box
+    recs, geoms = [], []
+    for ident, e, n, v in filosofi_cells():
+        recs.append(_filosofi_values(header, ident, e, n, v))
+        geoms.append(box(e, n, e + 200, n + 200))
+    frame = gpd.GeoDataFrame(recs, columns=header, geometry=geoms, crs=3035).to_crs(crs)
+    for h in header[6:] if header is not FILOSOFI_2015 else header[8:]:
+        frame[h] = frame[h].astype(float)
+    frame.to_file(path, engine="pyogrio")
+    return path
+
+
+def filosofi_csv(path: Path, header: list[str], delimiter: str = ",", decimal: str = ".") -> Path:
+    rows = []
+    for ident, e, n, v in filosofi_cells():
+        vals = _filosofi_values(header, ident, e, n, v)
+        rows.append([str(vals[h]).replace(".", decimal) if isinstance(vals[h], float) else vals[h] for h in header])
+    return write_csv(path, header, rows, delimiter=delimiter)

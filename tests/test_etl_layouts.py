@@ -169,3 +169,68 @@ def test_rpls_unknown_layout_says_what_each_layout_needs(db, tmp_path):
     assert "disposition de fichier rpls non reconnue" in out
     assert "« RPLS, données détaillées au logement, export DiDo (depuis 2025) » (2025 et suivants) : " \
            "colonnes absentes DEPCOM, FINAN_CODE" in out
+
+
+# == BPE ==================================================================================================
+@pytest.mark.parametrize("key,millesime", [("bpe-2024", 2025), ("bpe-2024", 2024), ("bpe-2021", 2021),
+                                           ("bpe-ensemble-xy", 2019)])
+def test_bpe_layouts_and_one_quality_scale(db, tmp_path, key, millesime):
+    out = load("bpe", sf.bpe(tmp_path / f"BPE{millesime % 100}.csv", key, millesime), millesime)
+    assert f"[{key}]" in out
+    assert "6 lignes lues, 3 chargées, 2 hors du territoire (ignorées), 0 rejetées" in out
+    assert "1 équipement(s) du territoire sans coordonnées (non géolocalisés) ignoré(s)" in out
+    rows = dict(q(db, "SELECT typequ, qualite_xy FROM core.bpe_equipement WHERE millesime = %s", [millesime]))
+    assert rows == {"D201": "Bonne", "C104": "Acceptable", "B203": "Mauvaise"}
+    assert ledger(db, "bpe", millesime)[:5] == (key, 6, 3, 2, 0)
+
+
+def test_bpe_unknown_quality_code_is_refused(db, tmp_path):
+    path = sf.bpe(tmp_path / "BPE24.csv", "bpe-2024", 2024)
+    path.write_text(path.read_text().replace(";A;", ";Z;", 1))
+    out = refused("bpe", path, 2024)
+    assert "ligne 3, champ QUALITE_XY : code 'Z' inconnu pour QUALITE_XY (millésime 2024" in out
+    assert "codes acceptés : B, A, M, _Z, _U" in out
+
+
+# == FINESS ================================================================================================
+@pytest.mark.parametrize("width,millesime,key", [(31, 2019, "finess-etalab-31"), (32, 2023, "finess-etalab-32")])
+def test_finess_etalab_31_and_32_fields(db, tmp_path, width, millesime, key):
+    out = load("finess", sf.finess(tmp_path / f"etalab-cs1100507-stock-{millesime}0101-0400.csv", width), millesime)
+    assert f"[{key}]" in out and "5 lignes lues, 3 chargées, 2 hors du territoire (ignorées), 0 rejetées" in out
+    rows = dict(q(db, "SELECT nofinesset, code_insee FROM core.finess_etablissement WHERE millesime = %s",
+                  [millesime]))
+    assert rows == {"590000017": "59350", "590000025": "59512", "020000001": "59009"}
+    assert ledger(db, "finess", millesime)[:5] == (key, 5, 3, 2, 0)
+
+
+# == Filosofi ==============================================================================================
+@pytest.mark.parametrize("kind,millesime,key", [
+    ("gpkg-2019", 2019, "filosofi-2019"), ("csv-2019", 2019, "filosofi-2019"),
+    ("gpkg-2017", 2017, "filosofi-2017"), ("csv-2015", 2015, "filosofi-2015"), ("shp-zip-2015", 2015, "filosofi-2015")])
+def test_filosofi_layouts_vector_or_csv(db, tmp_path, kind, millesime, key):
+    if kind == "gpkg-2019":
+        path = sf.filosofi_vector(tmp_path / "carreaux_200m_met.gpkg", sf.FILOSOFI_2019, 2154)
+    elif kind == "csv-2019":
+        path = sf.filosofi_csv(tmp_path / "carreaux_200m_met.csv", sf.FILOSOFI_2019)
+    elif kind == "gpkg-2017":
+        path = sf.filosofi_vector(tmp_path / "Filosofi2017_carreaux_200m_met.gpkg", sf.FILOSOFI_2017, 2154)
+    elif kind == "csv-2015":
+        path = sf.filosofi_csv(tmp_path / "Filosofi2015_carreaux_200m_metropole.csv", sf.FILOSOFI_2015, ";", ",")
+    else:
+        shp_dir = tmp_path / "shp"
+        shp_dir.mkdir()
+        sf.filosofi_vector(shp_dir / "Filosofi2015_carreaux_200m_metropole.shp", sf.FILOSOFI_2015, 3035)
+        path = tmp_path / "Filosofi2015_carreaux_200m_shp.zip"
+        import zipfile
+        with zipfile.ZipFile(path, "w") as z:
+            for f in shp_dir.iterdir():
+                z.write(f, f.name)
+    out = load("filosofi", path, millesime, "--force")
+    assert f"[{key}]" in out, out
+    assert "1 hors du territoire (ignorées)" in out and "4 chargées" in out, out
+    rows = q(db, "SELECT idcar_200m, ind, log_soc, ind_0_17, ind_65_plus, round(ST_Area(geom)) FROM "
+                 "core.filosofi_carreau WHERE millesime = %s ORDER BY ind", [millesime])
+    assert [float(r[1]) for r in rows] == [120.5, 121.5, 122.5, 123.5]
+    assert all(r[0].startswith("CRS3035RES200mN") and float(r[3]) == 25 and float(r[4]) == 15 for r in rows)
+    assert all(39_000 < r[5] < 41_000 for r in rows)    # a 200 m square, in Lambert-93
+    assert ledger(db, "filosofi", millesime)[0] == key
