@@ -19,7 +19,7 @@ from psycopg import sql
 from etl import codelists
 from etl import source as src
 from etl.layouts import Layout
-from etl.tabular import load_table
+from etl.tabular import drop_unplaced, keep_territory, load_table
 
 
 def typequ(value: str) -> str:
@@ -90,20 +90,8 @@ def load_bpe(owner_dsn: str, path: Path, millesime: int, **kw):
     result = src.read_layout(path, spec, LAYOUTS, kw.pop("encoding", None), prefer=(r"bpe",))
     # The national file: keep the territory's communes (counted); rows without coordinates
     # cannot be placed (counted).
-    names = [f.name for f in spec.fields]
-    ic, ix, iy = (names.index(n) + 1 for n in ("code_insee", "x", "y"))
-    communes = _territory_codes(owner_dsn)
-    keep, unplaced = [], 0
-    for row in result.rows:
-        if communes and row[ic] not in communes:
-            result.rows_outside += 1
-        elif row[ix] is None or row[iy] is None:
-            unplaced += 1
-        else:
-            keep.append(row)
-    result.rows = keep
-    if unplaced:
-        result.notes.append(f"{unplaced} équipement(s) du territoire sans coordonnées (non géolocalisés) ignoré(s)")
+    keep_territory(owner_dsn, spec, result)
+    drop_unplaced(spec, result, "équipement(s) du territoire (non géolocalisés)")
     return load_table(owner_dsn, spec, path, millesime, "core.bpe_equipement", INSERT,
                       point=True, fill=(), result=result, **kw)
 

@@ -30,6 +30,9 @@ def etl_load_communes(path, millesime, crs):
     summary = load_communes(get_settings().owner_dsn(), path, millesime, crs)
     click.echo(f"{summary.rows_loaded} communes chargées depuis {path} en {summary.seconds:.1f} s "
                f"(version des données : {summary.data_version}).")
+    click.echo(f"  disposition reconnue : {summary.layout}")
+    if summary.rows_outside:
+        click.echo(f"  {summary.rows_outside} commune(s) hors de la MEL ignorée(s) (fichier national)")
 
 
 def _make_command(name: str, help_text: str, takes_encoding: bool, takes_crs: bool):

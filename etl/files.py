@@ -40,8 +40,12 @@ class TableText:
         return ", ".join(parts)
 
 
+OFFICE_SUFFIXES = (".xlsx", ".xlsm", ".ods")   # ZIP containers themselves, read as workbooks
+
+
 def is_zip(path: Path) -> bool:
-    return path.suffix.lower() == ".zip" or (path.is_file() and zipfile.is_zipfile(path))
+    suffix = path.suffix.lower()
+    return suffix == ".zip" or (suffix not in OFFICE_SUFFIXES and path.is_file() and zipfile.is_zipfile(path))
 
 
 def refuse_7z(path: Path) -> None:

@@ -136,8 +136,8 @@ def load_filosofi(owner_dsn: str, path: Path, millesime: int, source_crs=None, m
     to_l93: dict[int, Transformer] = {}
     rows, rejections, seen = [], [], {}
     for i, rec in zip(frame.index, frame.to_dict("records")):
-        i = int(i) + 1
-        where = f"entité {i}" if has_geom else f"ligne {i + 1}"
+        i = int(i)   # the file's entity number (vector), or the row's position (CSV: line i + 2)
+        where = f"entité {i}" if has_geom else f"ligne {i + 2}"
         idcar = str(rec[cols["idcar"]] or "").strip()
         if has_geom:
             g = rec["geometry"]

@@ -15,7 +15,8 @@ STORAGE_EPSG = 2154
 
 def read_geofile(path: Path, source_crs: str | None = None, layer: str | None = None,
                  layers: tuple[str, ...] = (), allow_table: bool = False, prefer: tuple[str, ...] = (),
-                 bbox_2154: tuple[float, float, float, float] | None = None):
+                 bbox_2154: tuple[float, float, float, float] | None = None,
+                 what: str = "aucune entité"):
     """Read a vector file as users get it (GeoPackage with several layers, shapefile,
     GeoJSON, or any of them in a ZIP archive); the CRS is the file's, or the declared one;
     never guessed silently.
@@ -60,11 +61,14 @@ def read_geofile(path: Path, source_crs: str | None = None, layer: str | None = 
             xs, ys = t.transform([bbox_2154[0], bbox_2154[2], bbox_2154[0], bbox_2154[2]],
                                  [bbox_2154[1], bbox_2154[1], bbox_2154[3], bbox_2154[3]])
             bbox = (min(xs), min(ys), max(xs), max(ys))
-        gdf = gpd.read_file(where, engine="pyogrio", layer=layer, bbox=bbox)
+        gdf = gpd.read_file(where, engine="pyogrio", layer=layer, bbox=bbox, fid_as_index=True)
+        # Entity numbers of the reports are the file's (from 1), also when a box skipped some.
+        if info.get("driver") != "GPKG":
+            gdf.index = gdf.index + 1
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as exc:
         raise SourceFileError(path, f"illisible comme fichier géographique ({exc})") from None
     if gdf.empty and bbox is None:
-        raise SourceFileError(path, [Rejection("entité 1", None, "le fichier ne contient aucune entité")])
+        raise SourceFileError(path, [Rejection("entité 1", None, f"le fichier ne contient {what}")])
     if source_crs:
         gdf = gdf.set_crs(source_crs, allow_override=True)
     elif gdf.crs is None:
@@ -105,7 +109,7 @@ def checked_polygons(gdf: gpd.GeoDataFrame) -> tuple[list, list[Rejection], list
     """Valid MultiPolygons in EPSG:2154 (None where rejected), rejections and repairs done."""
     projected = gdf.to_crs(epsg=STORAGE_EPSG).geometry
     out, rejections, warnings = [], [], []
-    for i, geom in enumerate(projected, start=1):
+    for i, geom in zip(entities(gdf), projected):
         where = f"entité {i}"
         if geom is None or geom.is_empty:
             rejections.append(Rejection(where, "geometry", "géométrie absente"))
@@ -129,6 +133,14 @@ def checked_polygons(gdf: gpd.GeoDataFrame) -> tuple[list, list[Rejection], list
             geom = fixed
         out.append(as_multipolygon(geom))
     return out, rejections, warnings
+
+
+def entities(gdf) -> list[int]:
+    """The file's entity numbers (from 1) of the rows of ``gdf`` read by :func:`read_geofile`."""
+    import pandas as pd
+    if pd.api.types.is_integer_dtype(gdf.index):
+        return [int(i) for i in gdf.index]
+    return list(range(1, len(gdf) + 1))
 
 
 def as_multipolygon(geom) -> MultiPolygon:

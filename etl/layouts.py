@@ -21,7 +21,8 @@ from etl.errors import Rejection, SourceFileError
 
 # The area a file covers: rows outside the MEL are skipped (not "territoire").
 AREAS = {"territoire": "extraction pour la MEL", "departement": "fichier départemental",
-         "region": "fichier régional", "national": "fichier national"}
+         "region": "fichier régional", "national": "fichier national",
+         "reseau": "réseau de transport débordant du territoire"}
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,9 @@ def detect(path, header: list[str], layouts: tuple[Layout, ...], source: str,
         lines = []
         for lay in layouts:
             missing = [c for c in lay.signature if not match_column(c, header, lay.exact_case)]
+            what = "colonne absente" if len(missing) == 1 else "colonnes absentes"
             lines.append(Rejection(where, None, f"disposition « {lay.name} » ({lay.millesimes}) : "
-                                                f"colonnes absentes {', '.join(_shown(m) for m in missing)}"))
+                                                f"{what} {', '.join(_shown(m) for m in missing)}"))
         raise SourceFileError(
             path, [Rejection(where, None, f"disposition de fichier {source} non reconnue (colonnes lues : "
                                           f"{', '.join(header[:12])}{'…' if len(header) > 12 else ''})")] + lines,

@@ -46,7 +46,7 @@ def purge(conn: psycopg.Connection, dry_run: bool = True,
             conn.execute(sql.SQL("DELETE FROM {} WHERE millesime < %s").format(ident), [limit])
     if not dry_run:
         conn.execute("DELETE FROM core.load WHERE millesime < %s AND source <> ALL(%s)",
-                     [limit, ["iris", "qpv", "epci"]])
+                     [limit, ["iris", "qpv", "epci", "communes"]])
     return out
 
 

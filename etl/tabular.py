@@ -87,3 +87,34 @@ def load_table(owner_dsn: str, spec: src.CsvSpec, path: Path, millesime: int, ta
     return run_load(owner_dsn, spec.source, millesime, path, result.rows_read, result.rejections,
                     load, max_rejects, fictif, force, digest=digest, layout=layout,
                     rows_outside=result.rows_outside, absent=result.absent, notes=result.notes)
+
+
+def keep_territory(owner_dsn: str, spec: src.CsvSpec, result: src.ReadResult, field: str = "code_insee") -> None:
+    """For a departmental, regional or national layout: drop (and count in ``rows_outside``)
+    the rows whose commune is not one of the territory's. Rows without a commune are kept
+    (their position decides)."""
+    if result.layout is None or not result.layout.outside_skipped:
+        return
+    from portail.db import connect
+    with connect(owner_dsn) as conn:
+        communes = {r[0] for r in conn.execute("SELECT code_insee FROM core.commune").fetchall()}
+    if not communes:
+        return
+    i = 1 + [f.name for f in spec.fields].index(field)
+    keep = []
+    for row in result.rows:
+        if row[i] is not None and row[i] not in communes:
+            result.rows_outside += 1
+        else:
+            keep.append(row)
+    result.rows = keep
+
+
+def drop_unplaced(spec: src.CsvSpec, result: src.ReadResult, what: str) -> None:
+    """Drop the rows without coordinates (they cannot be placed), said in the report."""
+    names = [f.name for f in spec.fields]
+    ix, iy = 1 + names.index("x"), 1 + names.index("y")
+    keep = [r for r in result.rows if r[ix] is not None and r[iy] is not None]
+    if len(keep) < len(result.rows):
+        result.notes.append(f"{len(result.rows) - len(keep)} {what} sans coordonnées ignoré(s)")
+    result.rows = keep

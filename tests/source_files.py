@@ -336,3 +336,214 @@ def filosofi_csv(path: Path, header: list[str], delimiter: str = ",", decimal: s
         vals = _filosofi_values(header, ident, e, n, v)
         rows.append([str(vals[h]).replace(".", decimal) if isinstance(vals[h], float) else vals[h] for h in header])
     return write_csv(path, header, rows, delimiter=delimiter)
+
+
+# == Territories ======================================================================================
+def _boxes_in(code_insee: str, n: int, size: float = 400.0):
+    from shapely.geometry import box
+    x, y = point(code_insee)
+    return [box(x + k * size, y, x + (k + 1) * size, y + size) for k in range(n)]
+
+
+def iris_contours(path: Path, version: int) -> Path:
+    """CONTOURS-IRIS: two IRIS of Lille and one of Paris (a national file). 2.x: Shapefile with
+    INSEE_COM…TYP_IRIS; 3.0: GeoPackage (layer contours_iris) with code_insee…type_iris."""
+    from shapely.geometry import MultiPolygon, box
+    geoms = [MultiPolygon([g]) for g in _boxes_in("59350", 2)] + [MultiPolygon([box(651000, 6861000, 652000, 6862000)])]
+    recs = [("59350", "Lille", "0101", "593500101", "Vauban 1", "H"),
+            ("59350", "Lille", "0102", "593500102", "Vauban 2", "H"),
+            ("75056", "Paris", "0101", "751010101", "Saint-Germain-l'Auxerrois 1", "A")]
+    names = (["INSEE_COM", "NOM_COM", "IRIS", "CODE_IRIS", "NOM_IRIS", "TYP_IRIS"] if version == 2 else
+             ["code_insee", "nom_commune", "iris", "code_iris", "nom_iris", "type_iris"])
+    g = gpd.GeoDataFrame([dict(zip(names, r)) for r in recs], geometry=geoms, crs=2154)
+    if version == 2:
+        g.to_file(path, engine="pyogrio")
+    else:
+        g.to_file(path, engine="pyogrio", layer="contours_iris", driver="GPKG")
+    return path
+
+
+def shapefile_zip(path: Path, shp: Path) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for f in sorted(shp.parent.glob(shp.stem + ".*")):
+            z.write(f, f"CONTOURS-IRIS_2-1__SHP__FRA_2022-01-01/CONTOURS-IRIS/{f.name}")
+    return path
+
+
+def qpv(path: Path, version: int) -> Path:
+    """National QPV file: one QPV of Roubaix, one of Marseille. 2024: code_qp, lib_qp,
+    insee_com, lib_com, insee_dep, insee_reg (GeoJSON WGS 84 or Shapefile LB93); 2015:
+    CODE_QP, NOM_QP, COMMUNE_QP."""
+    from shapely.geometry import box
+    geoms = [_boxes_in("59512", 1, 600)[0], box(892000, 6247000, 893000, 6248000)]
+    if version == 2024:
+        recs = [{"code_qp": "QN05912M", "lib_qp": "Alma - Gare", "insee_com": "59512", "lib_com": "Roubaix",
+                 "insee_dep": "59", "insee_reg": "32"},
+                {"code_qp": "QN01305M", "lib_qp": "Centre Nord", "insee_com": "13055", "lib_com": "Marseille",
+                 "insee_dep": "13", "insee_reg": "93"}]
+    else:
+        recs = [{"CODE_QP": "QP059012", "NOM_QP": "Alma - Gare", "COMMUNE_QP": "59512"},
+                {"CODE_QP": "QP013055", "NOM_QP": "Centre Nord", "COMMUNE_QP": "13055"}]
+    g = gpd.GeoDataFrame(recs, geometry=geoms, crs=2154)
+    if path.suffix == ".geojson":
+        g = g.to_crs(4326)
+    g.to_file(path, engine="pyogrio")
+    return path
+
+
+EPCI_INSEE = ["CODGEO", "LIBGEO", "EPCI", "LIBEPCI", "DEP", "REG"]
+EPCI_ROWS = [("59350", "Lille", "200093201", "Métropole Européenne de Lille", "59", "32"),
+             ("59009", "Villeneuve-d'Ascq", "200093201", "Métropole Européenne de Lille", "59", "32"),
+             ("59183", "Dunkerque", "245900428", "CU de Dunkerque", "59", "32"),
+             ("01001", "L'Abergement-Clémenciat", "200069193", "CC de la Dombes", "01", "84")]
+EPCI_TITLES = ["Composition communale des EPCI au 1er janvier 2024",
+               "Source : Insee, Base des établissements publics de coopération intercommunale (EPCI) au 01/01/2024",
+               ""]
+
+
+def epci_insee_xlsx(path: Path) -> Path:
+    """The INSEE workbook: a notice sheet, then Composition_communale with title lines above the
+    header; the commune code of the Ain stored as a number by the workbook (1001)."""
+    import openpyxl
+    wb = openpyxl.Workbook()
+    notice = wb.active
+    notice.title = "Documentation"
+    notice.append(["Intercommunalités au 1er janvier 2024"])
+    ws = wb.create_sheet("Composition_communale")
+    for t in EPCI_TITLES:
+        ws.append([t])
+    ws.append(EPCI_INSEE)
+    for r in EPCI_ROWS:
+        ws.append([int(r[0]) if r[0].isdigit() else r[0], *r[1:]])
+    wb.save(path)
+    return path
+
+
+def epci_insee_csv(path: Path) -> Path:
+    """The same sheet saved as CSV by a spreadsheet (';', CP1252), title lines kept, leading zero lost."""
+    out = io.StringIO()
+    w = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    for t in EPCI_TITLES:
+        w.writerow([t])
+    w.writerow(EPCI_INSEE)
+    for r in EPCI_ROWS:
+        w.writerow([r[0].lstrip("0"), *r[1:]])
+    path.write_bytes(out.getvalue().encode("cp1252"))
+    return path
+
+
+EPCICOM = ["dept", "siren", "raison_sociale", "nature_juridique", "mode_financ", "nb_membres", "total_pop_tot",
+           "total_pop_mun", "dep_com", "insee", "siren_membre", "nom_membre", "ptot_2024", "pmun_2024"]
+
+
+def epcicom(path: Path) -> Path:
+    """DGCL list of EPCI and their members: ';', ISO-8859-1."""
+    rows = []
+    for code, name, siren, epci_name, dep, _ in EPCI_ROWS:
+        rows.append([dep, siren, epci_name, "METRO" if siren == "200093201" else "CC", "FPU", 95, 1180000, 1160000,
+                     dep, code, f"21{code}000"[:9], name, 1000, 990])
+    return write_csv(path, EPCICOM, rows, encoding="latin-1")
+
+
+def admin_express(path: Path, version: int) -> Path:
+    """ADMIN EXPRESS: three MEL communes and two of the Nord outside the MEL (national file).
+    3.x: COMMUNE.shp (INSEE_COM, NOM, …, SIREN_EPCI, POPULATION) in its ZIP; 4.0: a GeoPackage
+    whose first layer is departement, the communes in layer commune (geometry « geometrie »)."""
+    from shapely.geometry import MultiPolygon, box
+    c = _communes()
+    mel = [("59350", "Lille", 236710), ("59009", "Villeneuve-d'Ascq", 62342), ("59512", "Roubaix", 98089)]
+    rows, geoms = [], []
+    for code, name, pop in mel:
+        g = c.geometry[code]
+        geoms.append(g if g.geom_type == "MultiPolygon" else MultiPolygon([g]))
+        rows.append((code, name, "200093201", pop))
+    for code, name, siren, (x, y) in (("59183", "Dunkerque", "245900428", (650000, 7100000)),
+                                      ("59606", "Valenciennes", "200067205", (735000, 7030000))):
+        geoms.append(MultiPolygon([box(x, y, x + 3000, y + 3000)]))
+        rows.append((code, name, siren, 40000))
+    if version == 3:
+        names = ["INSEE_COM", "NOM", "SIREN_EPCI", "POPULATION"]
+        g = gpd.GeoDataFrame([dict(zip(names, r)) for r in rows], geometry=geoms, crs=2154)
+        g["NOM_M"] = g["NOM"].str.upper()
+        g["INSEE_DEP"], g["INSEE_REG"] = "59", "32"
+        g = g[["NOM", "NOM_M", "INSEE_COM", "STATUT" if False else "INSEE_DEP", "INSEE_REG", "SIREN_EPCI",
+               "POPULATION", "geometry"]]
+        shp_dir = path.parent / "ADMIN-EXPRESS-COG_3-2"
+        shp_dir.mkdir(exist_ok=True)
+        g.to_file(shp_dir / "COMMUNE.shp", engine="pyogrio")
+        gpd.GeoDataFrame({"INSEE_DEP": ["59"], "NOM": ["Nord"]},
+                         geometry=[box(600000, 6950000, 780000, 7120000)], crs=2154).to_file(
+            shp_dir / "DEPARTEMENT.shp", engine="pyogrio")
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+            for f in sorted(shp_dir.iterdir()):
+                z.write(f, f"ADMIN-EXPRESS-COG_3-2__SHP_LAMB93_FXX_2024-02-22/ADMIN-EXPRESS-COG/1_DONNEES_LIVRAISON/{f.name}")
+        return path
+    dep = gpd.GeoDataFrame({"code_insee": ["59"], "nom_officiel": ["Nord"]},
+                           geometry=[box(600000, 6950000, 780000, 7120000)], crs=2154).rename_geometry("geometrie")
+    dep.to_file(path, layer="departement", engine="pyogrio", driver="GPKG")
+    names = ["code_insee", "nom_officiel", "codes_siren_des_epci", "population"]
+    com = gpd.GeoDataFrame([dict(zip(names, r)) for r in rows], geometry=geoms, crs=2154).rename_geometry("geometrie")
+    com["nom_officiel_en_majuscules"] = com["nom_officiel"].str.upper()
+    com.to_file(path, layer="commune", engine="pyogrio", driver="GPKG", append=True)
+    return path
+
+
+# == Schools, GTFS ====================================================================================
+ECOLES_NATIONAL = ["numero_uai", "appellation_officielle", "denomination_principale", "patronyme_uai",
+                   "secteur_public_prive_libe", "adresse_uai", "lieu_dit_uai", "boite_postale_uai", "code_postal_uai",
+                   "localite_acheminement_uai", "libelle_commune", "coordonnee_x", "coordonnee_y", "epsg",
+                   "latitude", "longitude", "appariement", "localisation", "nature_uai", "nature_uai_libe",
+                   "etat_etablissement", "etat_etablissement_libe", "code_departement", "code_region",
+                   "code_academie", "code_commune", "libelle_departement", "libelle_region", "libelle_academie",
+                   "position", "secteur_prive_code_type_contrat", "secteur_prive_libelle_type_contrat",
+                   "code_ministere", "libelle_ministere", "date_ouverture"]
+
+
+def ecoles_national(path: Path) -> Path:
+    """The national directory: two schools of the MEL, one in Grenoble; ';', UTF-8."""
+    rows = []
+    for uai, name, nature, com, lib in (("0590001A", "COLLEGE JEAN MACE", "COLLEGE", "59350", "Lille"),
+                                        ("0590002B", "LYCEE GENERAL TEST", "LYCEE D ENSEIGNEMENT GENERAL", "59512",
+                                         "Roubaix"),
+                                        ("0380001C", "COLLEGE DE GRENOBLE", "COLLEGE", "38185", "Grenoble")):
+        if com.startswith("59"):
+            x, y = point(com, 20, 20)
+            lon, lat = lonlat(com, 20, 20)
+        else:
+            x, y, lon, lat = 914000.0, 6458000.0, 5.7245, 45.1885
+        rows.append(_fill(ECOLES_NATIONAL, {
+            "numero_uai": uai, "appellation_officielle": name, "denomination_principale": nature,
+            "secteur_public_prive_libe": "Public", "code_postal_uai": "59000", "libelle_commune": lib,
+            "coordonnee_x": x, "coordonnee_y": y, "epsg": "EPSG:2154", "latitude": lat, "longitude": lon,
+            "nature_uai": "340", "nature_uai_libe": nature, "etat_etablissement": "1",
+            "etat_etablissement_libe": "OUVERT", "code_departement": com[:2], "code_commune": com,
+            "position": f"{lat}, {lon}"}))
+    return write_csv(path, ECOLES_NATIONAL, rows)
+
+
+def gtfs_ilevia(path: Path) -> Path:
+    """A GTFS feed like Ilévia's: metro and bus stops in the MEL, a station (location_type 1),
+    and bus stops in Belgium (Mouscron, Comines-Belgique) outside the MEL."""
+    lille = lonlat("59350")
+    roubaix = lonlat("59512", 30, 30)
+    stops = ["stop_id,stop_code,stop_name,stop_desc,stop_lat,stop_lon,zone_id,stop_url,location_type,parent_station,"
+             "wheelchair_boarding",
+             f"GAR,,Gare Lille Flandres,,{lille[1]},{lille[0]},,,1,,1",
+             f"GAR1,,Gare Lille Flandres,,{lille[1]},{lille[0]},,,0,GAR,1",
+             f"RBX1,,Roubaix Grand Place,,{roubaix[1]},{roubaix[0]},,,0,,1",
+             "MOU1,,Mouscron Gare,,50.7445,3.2133,,,0,,0",
+             "COM1,,Comines-Belgique Centre,,50.7697,3.0016,,,0,,0"]
+    routes = ("route_id,agency_id,route_short_name,route_long_name,route_desc,route_type,route_color\n"
+              "M1,ILEVIA,M1,4 Cantons - CHU,,1,FFCC00\nB1,ILEVIA,CIT,Citadine,,3,00AAFF\n"
+              "X1,ILEVIA,MWR,Mouscron - Wattrelos - Roubaix,,3,00AAFF\n")
+    trips = "route_id,service_id,trip_id\nM1,S,T1\nB1,S,T2\nX1,S,T3\n"
+    times = ("trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
+             "T1,06:00:00,06:00:00,GAR1,1\nT2,06:00:00,06:00:00,RBX1,1\n"
+             "T3,06:00:00,06:00:00,MOU1,1\nT3,06:10:00,06:10:00,COM1,2\nT3,06:20:00,06:20:00,RBX1,3\n")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("agency.txt", "agency_id,agency_name,agency_url,agency_timezone\nILEVIA,Ilévia,https://www.ilevia.fr,Europe/Paris\n")
+        z.writestr("stops.txt", "\ufeff" + "\n".join(stops) + "\n")
+        z.writestr("routes.txt", routes)
+        z.writestr("trips.txt", trips)
+        z.writestr("stop_times.txt", times)
+    return path

@@ -25,49 +25,82 @@ from portail.settings import get_settings, load_settings
 REFERENCE = Path(__file__).parent.parent / "data" / "reference"
 
 
-@pytest.fixture(scope="module")
-def db(settings):
-    """A migrated database of its own with the MEL's 95 communes; the DSN of its owner role."""
-    name = f"layouts_{os.getpid()}"
+class Database(str):
+    """The owner DSN of a test database (what the queries use), with ``url``: the
+    ``DATABASE_URL`` the command line is given."""
+    url: str
+
+
+def make_database(settings, name: str) -> Database:
     admin = LocalCluster(settings.cluster_dir).admin_dsn("postgres")
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = LocalCluster(settings.cluster_dir).admin_dsn(name)
     saved = os.environ.get("DATABASE_URL")
-    os.environ["DATABASE_URL"] = LocalCluster(settings.cluster_dir).admin_dsn(name)
-    get_settings.cache_clear()
+    os.environ["DATABASE_URL"] = url
     try:
         conf = load_settings()
         migrate(conf, verbose=False)
-        result = cli("etl", "load", "communes", str(REFERENCE / "mel_communes.geojson"))
-        assert result.exit_code == 0, result.output
-        yield conf.owner_dsn()
+        db = Database(conf.owner_dsn())
     finally:
         if saved is None:
             os.environ.pop("DATABASE_URL", None)
         else:
             os.environ["DATABASE_URL"] = saved
-        get_settings.cache_clear()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    db.url = url
+    return db
 
 
-def cli(*args):
-    """``portail-lls …`` in this process (the database of ``DATABASE_URL``)."""
+def drop_database(settings, name: str) -> None:
+    admin = LocalCluster(settings.cluster_dir).admin_dsn("postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="module")
+def db(settings):
+    """A migrated database of its own with the MEL's 95 communes (reference file)."""
+    name = f"layouts_{os.getpid()}"
+    database = make_database(settings, name)
+    try:
+        result = cli(database, "etl", "load", "communes", str(REFERENCE / "mel_communes.geojson"))
+        assert result.exit_code == 0, result.output
+        yield database
+    finally:
+        drop_database(settings, name)
+
+
+@pytest.fixture
+def empty_db(settings):
+    """A migrated database without any commune (for the communes' own layouts)."""
+    name = f"layouts_empty_{os.getpid()}"
+    database = make_database(settings, name)
+    try:
+        yield database
+    finally:
+        drop_database(settings, name)
+
+
+def cli(database: Database, *args):
+    """``portail-lls …`` in this process, on ``database``."""
     from portail.cli import main
     get_settings.cache_clear()
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+    try:
+        return CliRunner().invoke(main, list(args), catch_exceptions=False, env={"DATABASE_URL": database.url})
+    finally:
+        get_settings.cache_clear()
 
 
-def load(source: str, path: Path, millesime: int, *extra) -> str:
-    result = cli("etl", "load", source, str(path), "--millesime", str(millesime), *extra)
+def load(database: Database, source: str, path: Path, millesime: int, *extra) -> str:
+    result = cli(database, "etl", "load", source, str(path), "--millesime", str(millesime), *extra)
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
     return result.output
 
 
-def refused(source: str, path: Path, millesime: int, *extra) -> str:
-    result = cli("etl", "load", source, str(path), "--millesime", str(millesime), *extra)
+def refused(database: Database, source: str, path: Path, millesime: int, *extra) -> str:
+    result = cli(database, "etl", "load", source, str(path), "--millesime", str(millesime), *extra)
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
     return result.output
@@ -85,7 +118,7 @@ def ledger(dsn: str, source: str, millesime: int):
 
 # == RPLS =================================================================================================
 def test_rpls_full_plh_file_resaved_by_a_spreadsheet(db, tmp_path):
-    out = load("rpls", sf.rpls_complet(tmp_path / "RPLS_2024_MEL.csv"), 2024)
+    out = load(db, "rpls", sf.rpls_complet(tmp_path / "RPLS_2024_MEL.csv"), 2024)
     assert "RPLS, fichier complet transmis aux collectivités (PLH) [rpls-complet]" in out
     rows = dict((r[0], r[1:]) for r in q(db, "SELECT logement_id, financement, finan_code, loyer_principal, "
                                              "type_construction, code_iris FROM core.logement WHERE millesime = 2024"))
@@ -108,7 +141,7 @@ def test_rpls_full_plh_file_resaved_by_a_spreadsheet(db, tmp_path):
 
 @pytest.mark.parametrize("with_xy,millesime,key", [(True, 2020, "rpls-regional-xy"), (False, 2017, "rpls-regional")])
 def test_rpls_regional_open_data_files(db, tmp_path, with_xy, millesime, key):
-    out = load("rpls", sf.rpls_regional(tmp_path / f"RPLS_{millesime}_R32.csv", with_xy), millesime)
+    out = load(db, "rpls", sf.rpls_regional(tmp_path / f"RPLS_{millesime}_R32.csv", with_xy), millesime)
     assert f"[{key}]" in out
     assert "4 hors du territoire (ignorées)" in out
     rows = q(db, "SELECT financement, type_construction, dpe_energie, localisation, code_insee FROM core.logement "
@@ -131,7 +164,7 @@ def test_rpls_regional_open_data_files(db, tmp_path, with_xy, millesime, key):
 def test_rpls_dido_exports(db, tmp_path, header, millesime, key):
     path = sf.rpls_dido(tmp_path / f"rpls_{millesime}.csv", header, inside=9, outside=4)
     assert path.read_bytes().startswith(b'"REG_CODE";"REG_LIBELLE"')
-    out = load("rpls", path, millesime)
+    out = load(db, "rpls", path, millesime)
     assert f"[{key}]" in out and "13 lignes lues, 9 chargées, 4 hors du territoire (ignorées), 0 rejetées" in out
     assert "champs absents de ce fichier (non renseignés) : identifiant du logement, bailleur" in out
     fams = dict(q(db, "SELECT finan_code, financement FROM core.logement WHERE millesime = %s", [millesime]))
@@ -147,7 +180,7 @@ def test_rpls_dido_exports(db, tmp_path, header, millesime, key):
 
 def test_rpls_dido_export_in_its_zip_archive(db, tmp_path):
     csv_path = sf.rpls_dido(tmp_path / "rpls_2022.csv", sf.RPLS_DIDO_2022, inside=3, outside=2)
-    out = load("rpls", sf.zipped(tmp_path / "rpls2022logement.zip", csv_path), 2022)
+    out = load(db, "rpls", sf.zipped(tmp_path / "rpls2022logement.zip", csv_path), 2022)
     assert "[rpls-dido-2022]" in out and "membre rpls_2022.csv" in out
     assert q(db, "SELECT count(*) FROM core.logement WHERE millesime = 2022") == [(3,)]
 
@@ -157,7 +190,7 @@ def test_rpls_unknown_finan_code_is_refused_with_the_accepted_codes(db, tmp_path
     rows = sf.dido_rows(sf.RPLS_DIDO_2025, inside=3, outside=0)
     rows[1][sf.RPLS_DIDO_2025.index("FINAN_CODE")] = "18"
     sf.write_csv(path, sf.RPLS_DIDO_2025, rows, quote_all_text=True, numeric=sf.DIDO_NUMERIC)
-    out = refused("rpls", path, 2021)
+    out = refused(db, "rpls", path, 2021)
     assert "ligne 3, champ FINAN_CODE : code '18' inconnu pour FINAN" in out
     assert "codes acceptés : 10, 11, 12, 13, 14, 15, 16, 17, 49, 50, 51, 52, 53, 54, 55, 99" in out
     assert q(db, "SELECT count(*) FROM core.logement WHERE millesime = 2021") == [(0,)]
@@ -165,7 +198,7 @@ def test_rpls_unknown_finan_code_is_refused_with_the_accepted_codes(db, tmp_path
 
 def test_rpls_unknown_layout_says_what_each_layout_needs(db, tmp_path):
     path = sf.write_csv(tmp_path / "autre.csv", ["COMMUNE", "FINANCEMENT", "PIECES"], [["59350", "13", "3"]])
-    out = refused("rpls", path, 2025)
+    out = refused(db, "rpls", path, 2025)
     assert "disposition de fichier rpls non reconnue" in out
     assert "« RPLS, données détaillées au logement, export DiDo (depuis 2025) » (2025 et suivants) : " \
            "colonnes absentes DEPCOM, FINAN_CODE" in out
@@ -175,10 +208,10 @@ def test_rpls_unknown_layout_says_what_each_layout_needs(db, tmp_path):
 @pytest.mark.parametrize("key,millesime", [("bpe-2024", 2025), ("bpe-2024", 2024), ("bpe-2021", 2021),
                                            ("bpe-ensemble-xy", 2019)])
 def test_bpe_layouts_and_one_quality_scale(db, tmp_path, key, millesime):
-    out = load("bpe", sf.bpe(tmp_path / f"BPE{millesime % 100}.csv", key, millesime), millesime)
+    out = load(db, "bpe", sf.bpe(tmp_path / f"BPE{millesime % 100}.csv", key, millesime), millesime)
     assert f"[{key}]" in out
     assert "6 lignes lues, 3 chargées, 2 hors du territoire (ignorées), 0 rejetées" in out
-    assert "1 équipement(s) du territoire sans coordonnées (non géolocalisés) ignoré(s)" in out
+    assert "1 équipement(s) du territoire (non géolocalisés) sans coordonnées ignoré(s)" in out
     rows = dict(q(db, "SELECT typequ, qualite_xy FROM core.bpe_equipement WHERE millesime = %s", [millesime]))
     assert rows == {"D201": "Bonne", "C104": "Acceptable", "B203": "Mauvaise"}
     assert ledger(db, "bpe", millesime)[:5] == (key, 6, 3, 2, 0)
@@ -187,7 +220,7 @@ def test_bpe_layouts_and_one_quality_scale(db, tmp_path, key, millesime):
 def test_bpe_unknown_quality_code_is_refused(db, tmp_path):
     path = sf.bpe(tmp_path / "BPE24.csv", "bpe-2024", 2024)
     path.write_text(path.read_text().replace(";A;", ";Z;", 1))
-    out = refused("bpe", path, 2024)
+    out = refused(db, "bpe", path, 2024)
     assert "ligne 3, champ QUALITE_XY : code 'Z' inconnu pour QUALITE_XY (millésime 2024" in out
     assert "codes acceptés : B, A, M, _Z, _U" in out
 
@@ -195,7 +228,7 @@ def test_bpe_unknown_quality_code_is_refused(db, tmp_path):
 # == FINESS ================================================================================================
 @pytest.mark.parametrize("width,millesime,key", [(31, 2019, "finess-etalab-31"), (32, 2023, "finess-etalab-32")])
 def test_finess_etalab_31_and_32_fields(db, tmp_path, width, millesime, key):
-    out = load("finess", sf.finess(tmp_path / f"etalab-cs1100507-stock-{millesime}0101-0400.csv", width), millesime)
+    out = load(db, "finess", sf.finess(tmp_path / f"etalab-cs1100507-stock-{millesime}0101-0400.csv", width), millesime)
     assert f"[{key}]" in out and "5 lignes lues, 3 chargées, 2 hors du territoire (ignorées), 0 rejetées" in out
     rows = dict(q(db, "SELECT nofinesset, code_insee FROM core.finess_etablissement WHERE millesime = %s",
                   [millesime]))
@@ -225,7 +258,7 @@ def test_filosofi_layouts_vector_or_csv(db, tmp_path, kind, millesime, key):
         with zipfile.ZipFile(path, "w") as z:
             for f in shp_dir.iterdir():
                 z.write(f, f.name)
-    out = load("filosofi", path, millesime, "--force")
+    out = load(db, "filosofi", path, millesime, "--force")
     assert f"[{key}]" in out, out
     assert "1 hors du territoire (ignorées)" in out and "4 chargées" in out, out
     rows = q(db, "SELECT idcar_200m, ind, log_soc, ind_0_17, ind_65_plus, round(ST_Area(geom)) FROM "
@@ -234,3 +267,103 @@ def test_filosofi_layouts_vector_or_csv(db, tmp_path, kind, millesime, key):
     assert all(r[0].startswith("CRS3035RES200mN") and float(r[3]) == 25 and float(r[4]) == 15 for r in rows)
     assert all(39_000 < r[5] < 41_000 for r in rows)    # a 200 m square, in Lambert-93
     assert ledger(db, "filosofi", millesime)[0] == key
+
+
+# == Territories ===========================================================================================
+def test_iris_contours_3_geopackage_national(db, tmp_path):
+    out = load(db, "iris", sf.iris_contours(tmp_path / "CONTOURS-IRIS_3-0.gpkg", 3), 2025)
+    assert "[iris-contours-3]" in out and "2 chargées, 1 hors du territoire (ignorées), 0 rejetées" in out
+    assert q(db, "SELECT code_iris, typ_iris, insee_com FROM core.iris ORDER BY 1") == [
+        ("593500101", "H", "59350"), ("593500102", "H", "59350")]
+    assert ledger(db, "iris", 2025)[:5] == ("iris-contours-3", 3, 2, 1, 0)
+
+
+def test_iris_contours_2_shapefile_in_its_zip(db, tmp_path):
+    shp_dir = tmp_path / "shp"
+    shp_dir.mkdir()
+    shp = sf.iris_contours(shp_dir / "CONTOURS-IRIS.shp", 2)
+    out = load(db, "iris", sf.shapefile_zip(tmp_path / "CONTOURS-IRIS_2-1_SHP.zip", shp), 2022)
+    assert "[iris-contours-2]" in out and "2 chargées, 1 hors du territoire (ignorées)" in out
+
+
+def test_iris_table_without_contours_is_refused_with_a_hint(db, tmp_path):
+    path = sf.write_csv(tmp_path / "reference_IRIS_geo2024.csv", ["CODE_IRIS", "LIB_IRIS", "TYP_IRIS", "DEPCOM"],
+                        [["593500101", "Vauban 1", "H", "59350"]])
+    out = refused(db, "iris", path, 2024)
+    assert "fichier sans géométrie" in out and "chargez CONTOURS-IRIS de l'IGN" in out
+
+
+@pytest.mark.parametrize("name,version,key", [("QP2024_France_Hexagonale_Outre_Mer_WGS84.geojson", 2024, "qpv-2024"),
+                                              ("QP2024_France_hexagonale_LB93.shp", 2024, "qpv-2024"),
+                                              ("QP_METROPOLEOUTREMER_WGS84_EPSG4326.geojson", 2015, "qpv-2015")])
+def test_qpv_national_files(db, tmp_path, name, version, key):
+    out = load(db, "qpv", sf.qpv(tmp_path / name, version), version, "--force")
+    assert f"[{key}]" in out and "1 chargées, 1 hors du territoire (ignorées)" in out
+    (code, communes), = q(db, "SELECT code_qpv, communes FROM core.qpv")
+    assert code == ("QN05912M" if version == 2024 else "QP059012") and communes == ["59512"]
+
+
+@pytest.mark.parametrize("kind,key", [("xlsx", "epci-insee-composition"), ("csv", "epci-insee-composition"),
+                                      ("epcicom", "epci-dgcl-epcicom")])
+def test_epci_insee_sheet_with_title_lines_and_dgcl_list(db, tmp_path, kind, key):
+    if kind == "xlsx":
+        path = sf.epci_insee_xlsx(tmp_path / "Intercommunalite_Metropole_au_01-01-2024.xlsx")
+    elif kind == "csv":
+        path = sf.epci_insee_csv(tmp_path / "Intercommunalite_Metropole_au_01-01-2024.csv")
+    else:
+        path = sf.epcicom(tmp_path / "epcicom2024.csv")
+    out = load(db, "epci", path, 2024, "--force")
+    assert f"[{key}]" in out and "4 lignes lues, 2 chargées, 2 hors du territoire (ignorées), 0 rejetées" in out
+    if kind != "epcicom":
+        assert "3 ligne(s) de titre au-dessus de l'en-tête ignorée(s)" in out
+    assert q(db, "SELECT code_insee, siren_epci FROM core.epci_membership ORDER BY 1") == [
+        ("59009", "200093201"), ("59350", "200093201")]
+
+
+def test_epci_error_names_the_sheet_row(db, tmp_path):
+    path = sf.epci_insee_xlsx(tmp_path / "epci.xlsx")
+    import openpyxl
+    wb = openpyxl.load_workbook(path)
+    wb["Composition_communale"]["C5"] = "MEL"      # row 5: Lille's EPCI (title lines 1-3, header row 4)
+    wb.save(path)
+    out = refused(db, "epci", path, 2024)
+    assert "ligne 5, champ EPCI : SIREN d'EPCI invalide MEL" in out
+
+
+@pytest.mark.parametrize("version,key", [(3, "admin-express-3"), (4, "admin-express-4")])
+def test_communes_admin_express_national(empty_db, tmp_path, version, key):
+    path = sf.admin_express(tmp_path / ("ADMIN-EXPRESS-COG_3-2.zip" if version == 3 else "ADMIN-EXPRESS-COG-CARTO_4-0.gpkg"),
+                            version)
+    result = cli(empty_db, "etl", "load", "communes", str(path), "--millesime", "2025")
+    assert result.exit_code == 0, result.output
+    assert f"[{key}]" in result.output and "2 commune(s) hors de la MEL ignorée(s)" in result.output
+    assert q(empty_db, "SELECT code_insee, nom, code_epci FROM core.commune ORDER BY 1") == [
+        ("59009", "Villeneuve-d'Ascq", "200093201"), ("59350", "Lille", "200093201"), ("59512", "Roubaix", "200093201")]
+    assert ledger(empty_db, "communes", 2025)[:5] == (key, 5, 3, 2, 0)
+
+
+def test_geopackage_with_several_layers_and_none_named_as_expected_is_refused(empty_db, tmp_path):
+    path = sf.admin_express(tmp_path / "admin.gpkg", 4)
+    import geopandas as gpd
+    gpd.read_file(path, layer="commune").to_file(tmp_path / "autre.gpkg", layer="communes_2025", driver="GPKG")
+    gpd.read_file(path, layer="departement").to_file(tmp_path / "autre.gpkg", layer="departement", driver="GPKG",
+                                                     append=True)
+    result = cli(empty_db, "etl", "load", "communes", str(tmp_path / "autre.gpkg"))
+    assert result.exit_code == 1
+    assert "2 couches dans le fichier (communes_2025, departement) ; attendue : commune" in result.output
+
+
+# == Schools, transport ===================================================================================
+def test_schools_national_directory(db, tmp_path):
+    out = load(db, "ecoles", sf.ecoles_national(
+        tmp_path / "fr-en-adresse-et-geolocalisation-etablissements-premier-et-second-degre.csv"), 2024)
+    assert "[ecoles-annuaire-geoloc]" in out and "3 lignes lues, 2 chargées, 1 hors du territoire (ignorées)" in out
+    assert q(db, "SELECT uai, code_insee FROM core.etablissement_scolaire WHERE millesime = 2024 ORDER BY 1") == [
+        ("0590001A", "59350"), ("0590002B", "59512")]
+
+
+def test_gtfs_with_belgian_stops(db, tmp_path):
+    out = load(db, "gtfs", sf.gtfs_ilevia(tmp_path / "ilevia-gtfs.zip"), 2024)
+    assert "[gtfs]" in out and "5 lignes lues, 2 chargées, 2 hors du territoire (ignorées), 0 rejetées" in out
+    assert dict(q(db, "SELECT stop_id, mode FROM core.arret_tc WHERE millesime = 2024")) == {"GAR1": "metro",
+                                                                                           "RBX1": "bus"}
