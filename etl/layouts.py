@@ -118,3 +118,12 @@ def _shown(column: str) -> str:
 
 def by_key(layouts: tuple[Layout, ...], key: str) -> Layout:
     return next(lay for lay in layouts if lay.key == key)
+
+
+def exchange_layout(spec, key: str, name: str, reference: str, signature: tuple[str, ...]) -> Layout:
+    """The one layout of a file exchanged with the MEL (not a producer's public file): the
+    columns of ``spec``, every field's column required unless declared optional."""
+    return Layout(key, name, reference, signature=signature,
+                  columns={f.name: f.sources for f in spec.fields},
+                  required=tuple(f.name for f in spec.fields if f.required),
+                  area="territoire", millesimes="format du portail", delimiters=(";",))

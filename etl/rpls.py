@@ -377,10 +377,8 @@ def load_rpls(owner_dsn: str, path: Path, millesime: int, encoding: str | None =
             SELECT %(m)s, logement_id, residence_id, code_insee, code_iris, code_qpv,
                    code_qpv IS NOT NULL OR coalesce(qpv_flag, false), typeconst, nbpiece, surfhab,
                    construct, (%(families)s::jsonb ->> finan), finan, conv, loyer, dpe_e, dpe_g,
-                   coalesce((%(modes)s::jsonb ->> mode), CASE WHEN duree_vacance > 0 THEN 'vacant'
-                                                              ELSE 'occupe' END),
-                   coalesce(duree_vacance, 0) >= 3, coalesce(bail = %(m)s - 1, false), localisation
-            FROM rpls_stage""",
+                   {statut}, {vacant_3}, {emmenagement}, localisation
+            FROM rpls_stage""".format(**occupation_sql(read["columns"])),
             {"m": millesime, "families": json.dumps(codes["families"]),
              "modes": json.dumps(codes["modes"])}).rowcount
         kept_o = conn.execute("INSERT INTO core.occupation SELECT k.* FROM keep_occupation k JOIN core.residence r "
@@ -396,6 +394,20 @@ def load_rpls(owner_dsn: str, path: Path, millesime: int, encoding: str | None =
     absent = [REPORTED_ABSENT[f] for f in read["absent"]]
     return run_load(owner_dsn, "rpls", millesime, path, read["rows_read"], read["rejections"], load,
                     max_rejects, fictif, force, layout=layout, absent=absent, notes=read["notes"])
+
+
+def occupation_sql(columns: dict[str, str | None]) -> dict[str, str]:
+    """Status, vacancy over 3 months and new lease: from the file's columns, NULL (« non
+    renseigné », never « occupied » nor zero) when the file has none of them (public files)."""
+    has = {f: columns.get(f) is not None for f in ("mode", "duree_vacance", "bail")}
+    derived = "CASE WHEN duree_vacance > 0 THEN 'vacant' ELSE 'occupe' END"
+    if has["mode"]:
+        statut = f"coalesce((%(modes)s::jsonb ->> mode), {derived})"
+    else:
+        statut = derived if has["duree_vacance"] else "NULL"
+    return {"statut": statut,
+            "vacant_3": "coalesce(duree_vacance, 0) >= 3" if has["duree_vacance"] else "NULL",
+            "emmenagement": "coalesce(bail = %(m)s - 1, false)" if has["bail"] else "NULL"}
 
 
 def place_in_iris_and_qpv(conn, iris_field: str) -> list[str]:

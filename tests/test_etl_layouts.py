@@ -134,6 +134,8 @@ def test_rpls_full_plh_file_resaved_by_a_spreadsheet(db, tmp_path):
     assert [r[3] for r in rows.values()].count("I") == 2
     (bailleur, siren), = q(db, "SELECT DISTINCT bailleur, siren_bailleur FROM core.residence WHERE millesime = 2024")
     assert bailleur == "LOGIS MÉTROPOLE TEST" and siren == "012345678"
+    assert q(db, "SELECT DISTINCT statut, vacant_plus_3_mois, emmenagement_annee FROM core.logement "
+                 "WHERE millesime = 2024") == [("occupe", False, False)]
     (houses,), = q(db, "SELECT sum(nb_individuels) FROM core.parc_par_residence WHERE millesime = 2024")
     assert houses == 2
     assert ledger(db, "rpls", 2024)[:5] == ("rpls-complet", 5, 5, 0, 0)
@@ -175,6 +177,9 @@ def test_rpls_dido_exports(db, tmp_path, header, millesime, key):
         FROM core.logement WHERE millesime = %s""", [millesime])
     assert (houses, qpv_flag, no_rent) == (3, 1, 9)
     assert sorted(lines) == sorted(f"L{n}" for n in range(2, 11))   # no identifier: the line number
+    # no occupation in the public file: status, vacancy and new leases « non renseigné », never 0
+    assert q(db, "SELECT count(statut), count(vacant_plus_3_mois), count(emmenagement_annee) FROM core.logement "
+                 "WHERE millesime = %s", [millesime]) == [(0, 0, 0)]
     assert ledger(db, "rpls", millesime)[:5] == (key, 13, 9, 4, 0)
 
 
