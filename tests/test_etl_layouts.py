@@ -372,3 +372,74 @@ def test_gtfs_with_belgian_stops(db, tmp_path):
     assert "[gtfs]" in out and "5 lignes lues, 2 chargées, 2 hors du territoire (ignorées), 0 rejetées" in out
     assert dict(q(db, "SELECT stop_id, mode FROM core.arret_tc WHERE millesime = 2024")) == {"GAR1": "metro",
                                                                                            "RBX1": "bus"}
+
+
+# == What the files look like as users get them ================================================================
+def test_dido_export_with_a_bom_and_crlf_lines(db, tmp_path):
+    path = sf.write_csv(tmp_path / "rpls_2016.csv", sf.RPLS_DIDO_2025, sf.dido_rows(sf.RPLS_DIDO_2025, 3, 1),
+                        quote_all_text=True, numeric=sf.DIDO_NUMERIC, bom=True, newline="\r\n")
+    out = load(db, "rpls", path, 2016)
+    assert "[rpls-dido-2025]" in out and "4 lignes lues, 3 chargées, 1 hors du territoire (ignorées)" in out
+
+
+def test_wrong_coordinates_inside_the_mel_are_still_rejected(db, tmp_path):
+    """A dwelling of Lille (a commune of the MEL) with coordinates in Dunkerque: a rejection,
+    not a row 'outside the territory'."""
+    header = sf.RPLS_DIDO_2025
+    rows = sf.dido_rows(header, 3, 1)
+    rows[0][header.index("X")], rows[0][header.index("Y")] = 650000, 7100000
+    path = sf.write_csv(tmp_path / "rpls_2018.csv", header, rows, quote_all_text=True, numeric=sf.DIDO_NUMERIC)
+    out = refused(db, "rpls", path, 2018)
+    assert "ligne 2, champ X/Y : point hors du territoire (650000, 7100000 en EPSG:2154)" in out
+    out = load(db, "rpls", path, 2018, "--max-rejects", "0.5")
+    assert "4 lignes lues, 2 chargées, 1 hors du territoire (ignorées), 1 rejetées" in out
+
+
+def test_unknown_iris_is_named_in_the_warning(empty_db, tmp_path):
+    assert cli(empty_db, "etl", "load", "communes", str(REFERENCE / "mel_communes.geojson")).exit_code == 0
+    load(empty_db, "iris", sf.iris_contours(tmp_path / "CONTOURS-IRIS.gpkg", 3), 2025)
+    out = load(empty_db, "rpls", sf.rpls_complet(tmp_path / "rpls.csv"), 2024)
+    # PLG_IRIS 101 of Lille is 593500101 (loaded); the file gives none for Villeneuve-d'Ascq
+    assert "IRIS None" not in out
+    rows = q(empty_db, "SELECT DISTINCT code_iris FROM core.logement ORDER BY 1")
+    assert ("593500101",) in rows
+    path = tmp_path / "rpls_iris_inconnu.csv"
+    path.write_bytes(sf.rpls_complet(tmp_path / "r2.csv").read_bytes().replace(b";101;", b";199;", 1))
+    out = load(empty_db, "rpls", path, 2023)
+    assert "ligne 2, champ PLG_IRIS : IRIS 593500199 inconnu, remplacé par celui de la position" in out
+
+
+def test_docs_name_every_layout_and_code_list():
+    """docs/etl.md names each layout (key and name) and each code list, with its source."""
+    from etl import (attributions, bpe, codelists, communes, diagnostic, ecoles, filosofi, finess, gtfs, loyers,
+                     occupation, qpv_indicateurs, rpls, territories)
+    docs = (Path(__file__).parent.parent / "docs" / "etl.md").read_text(encoding="utf-8")
+    layouts = (rpls.LAYOUTS + bpe.LAYOUTS + finess.LAYOUTS + filosofi.LAYOUTS + territories.IRIS_LAYOUTS
+               + territories.QPV_LAYOUTS + territories.EPCI_LAYOUTS + communes.LAYOUTS + ecoles.LAYOUTS
+               + gtfs.LAYOUTS + occupation.LAYOUTS + loyers.LAYOUTS + attributions.LAYOUTS + diagnostic.LAYOUTS
+               + (qpv_indicateurs.LAYOUT,))
+    assert len({lay.key for lay in layouts}) == len(layouts)
+    for lay in layouts:
+        assert f"`{lay.key}` — {lay.name}" in docs, lay.key
+        assert lay.reference.split(" : ")[0] in docs, lay.key
+    for code_list in codelists.all_lists():
+        assert f"`{code_list.key}.yml`" in docs and code_list.source[:60] in docs, code_list.key
+
+
+def test_code_lists_are_read_per_vintage_with_their_sentinels():
+    from etl import codelists, rpls
+    from etl import source as src
+    finan = codelists.load("rpls_finan").parser(2020)
+    assert [finan(c) for c in ("10", "11", "12", "13", "14", "15", "16", "17", "49", "50", "52", "55", "99")] == [
+        "PLAI", "PLAI", "PLUS", "PLUS", "PLS", "AUTRE", "PLI", "AUTRE", "AUTRE", "PLUS", "PLUS", "AUTRE", "AUTRE"]
+    assert finan(" pla-i ") == "PLAI" and finan("13.0") == "PLUS"
+    quality = codelists.load("bpe_qualite_xy")
+    assert quality.parser(2021)("Non géolocalisé") == quality.parser(2025)("_Z") == "Non géolocalisé"
+    with pytest.raises(ValueError, match="codes acceptés : B, A, M, _Z, _U"):
+        quality.parser(2025)("Excellente")
+    rent = next(f for f in rpls.fields(2024) if f.name == "loyer").parse
+    assert rent("9999") is None and rent("9999,00") is None and float(rent("412,50")) == 412.5
+    assert codelists.load("plg_zonage").parser(2025)("HZ") is None
+    assert src.padded(10)("123456") == "0000123456" and src.padded(10)("C0001") == "C0001"
+    for code_list in codelists.all_lists():
+        assert code_list.source and code_list.vintages
