@@ -167,6 +167,13 @@ def main() -> None:
                            f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info['dbname']}")
     with connect(dsn) as conn:
         mel = {r[0] for r in conn.execute("SELECT code_insee FROM core.commune").fetchall()}
+        others = conn.execute("SELECT count(DISTINCT millesime), count(*) FROM core.residence "
+                              "WHERE millesime <> %s", [m]).fetchone()
+        context = conn.execute("SELECT (SELECT count(*) FROM core.bpe_equipement) + "
+                               "(SELECT count(*) FROM core.arret_tc)").fetchone()[0]
+    # The load republishes everything: the secrecy of every millésime already there is recomputed.
+    print(f"Base : {len(mel)} communes, {others[0]} autre(s) millésime(s) RPLS ({others[1]} résidences), "
+          f"{context} équipements et arrêts de contexte")
 
     def baseline() -> float:
         t0 = time.perf_counter()
