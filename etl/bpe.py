@@ -19,6 +19,7 @@ from psycopg import sql
 from etl import codelists
 from etl import source as src
 from etl.layouts import Layout
+from etl.loading import territory_codes
 from etl.tabular import drop_unplaced, keep_territory, load_table
 
 
@@ -87,7 +88,8 @@ INSERT = sql.SQL("""
 
 def load_bpe(owner_dsn: str, path: Path, millesime: int, **kw):
     spec = src.CsvSpec(source="bpe", fields=fields(millesime))
-    result = src.read_layout(path, spec, LAYOUTS, kw.pop("encoding", None), prefer=(r"bpe",))
+    result = src.read_layout(path, spec, LAYOUTS, kw.pop("encoding", None), prefer=(r"bpe",),
+                             territory=territory_codes(owner_dsn))
     # The national file: keep the territory's communes (counted); rows without coordinates
     # cannot be placed (counted).
     keep_territory(owner_dsn, spec, result)
@@ -97,6 +99,4 @@ def load_bpe(owner_dsn: str, path: Path, millesime: int, **kw):
 
 
 def _territory_codes(owner_dsn: str) -> set[str]:
-    from portail.db import connect
-    with connect(owner_dsn) as conn:
-        return {r[0] for r in conn.execute("SELECT code_insee FROM core.commune").fetchall()}
+    return territory_codes(owner_dsn)

@@ -18,6 +18,7 @@ from etl import codelists
 from etl import source as src
 from etl.geofile import read_geofile
 from etl.layouts import Layout
+from etl.loading import territory_codes
 from etl.tabular import drop_unplaced, keep_territory, load_table
 
 
@@ -94,7 +95,7 @@ def load_ecoles(owner_dsn: str, path: Path, millesime: int, encoding=None, sourc
         table = TableText("\n".join(lines), "utf-8")
         source_crs = "EPSG:4326"
     result = src.read_layout(path, spec, LAYOUTS, encoding, table=table,
-                             prefer=(r"etablissements", r"ecole", r"uai"))
+                             prefer=(r"etablissements", r"ecole", r"uai"), territory=territory_codes(owner_dsn))
     keep_territory(owner_dsn, spec, result)
     drop_unplaced(spec, result, "établissement(s) du territoire")
     return load_table(owner_dsn, spec, path, millesime, "core.etablissement_scolaire", INSERT,

@@ -179,6 +179,12 @@ def reject(conn: psycopg.Connection, stage: str, condition: sql.Composable, fiel
     return [Rejection(f"ligne {line}", field_name, why) for line, why in sorted(rows)]
 
 
+def territory_codes(owner_dsn: str) -> set[str]:
+    """The communes of the territory (empty before any is loaded)."""
+    with connect(owner_dsn) as conn:
+        return {r[0] for r in conn.execute("SELECT code_insee FROM core.commune").fetchall()}
+
+
 def ensure_territory(conn: psycopg.Connection, path) -> None:
     n = conn.execute("SELECT count(*) FROM core.commune").fetchone()[0]
     if n == 0:

@@ -32,7 +32,7 @@ from etl.errors import Rejection, SourceFileError
 from etl.files import open_tabular
 from etl.layouts import Layout, detect
 from etl.loading import (create_stage_frame, current_year, ensure_territory, locate_points, reject,
-                         run_load, skip_outside_communes)
+                         run_load, skip_outside_communes, territory_codes)
 from etl.points import detect_srid
 from etl.rawcopy import FastPathUnsuitable, copy_and_check, fast_path_ok
 
@@ -213,9 +213,11 @@ STAGE_COLUMNS = [("_line", "int"), ("residence_id", "text"), ("adresse", "text")
     ("geom", "geometry(Point, 2154)"), ("code_iris", "text"), ("localisation", "text")]
 
 
-def read_rpls(path: Path, encoding: str | None, millesime: int | None = None):
+def read_rpls(path: Path, encoding: str | None, millesime: int | None = None,
+              territory: set[str] | None = None):
     """Open the file as published (CSV, or the CSV of a ZIP), detect its layout, check the
-    header; choose the COPY fast path or the line-by-line reader."""
+    header; choose the COPY fast path or the line-by-line reader (which skips the lines of
+    other communes of a national or regional file, ``territory`` given)."""
     path = Path(path)
     millesime = millesime or current_year()
     is_known = src.known_columns(LAYOUTS)
@@ -233,7 +235,9 @@ def read_rpls(path: Path, encoding: str | None, millesime: int | None = None):
     absent = [f for f in FIELD_NAMES if columns.get(f) is None and f in REPORTED_ABSENT]
     base = {"layout": layout, "spec": spec, "columns": columns, "absent": absent, "encoding": table.encoding,
             "delimiter": delimiter, "header": header, "line_offset": table.line_offset, "path": path,
-            "notes": [f"lu : {table.origin}"] if table.origin else []}
+            "notes": [f"lu : {table.origin}"] if table.origin else [],
+            "skip": src.outside_filter(header, columns.get("code_insee"), territory)
+            if layout.outside_skipped else None, "rows_outside": 0}
     if len(set(header)) == len(header) and fast_path_ok(data, header, delimiter):
         body = data[len(first_line):].strip("\r\n")
         if not body:
@@ -241,15 +245,15 @@ def read_rpls(path: Path, encoding: str | None, millesime: int | None = None):
         sample = src.read_csv(path, spec, text_data="\n".join(data.splitlines()[:1001]))
         return {**base, "fast": True, "data": data, "rows_read": body.count("\n") + 1, "rejections": [],
                 "sample": sample}
-    return {**base, **_line_by_line(path, spec, data, table.line_offset)}
+    return {**base, **_line_by_line(path, spec, data, table.line_offset, base["skip"])}
 
 
-def _line_by_line(path: Path, spec: src.CsvSpec, data: str, line_offset: int) -> dict:
+def _line_by_line(path: Path, spec: src.CsvSpec, data: str, line_offset: int, skip=None) -> dict:
     import pandas as pd
-    result = src.read_csv(path, spec, text_data=data, line_offset=line_offset)
+    result = src.read_csv(path, spec, text_data=data, line_offset=line_offset, skip=skip)
     frame = pd.DataFrame(result.rows, columns=["_line"] + [f.name for f in spec.fields])
     return {"fast": False, "frame": frame.rename(columns=STAGE_NAMES), "rows_read": result.rows_read,
-            "rejections": result.rejections, "sample": result}
+            "rejections": result.rejections, "sample": result, "rows_outside": result.rows_outside}
 
 
 def _outside_sql(column: str) -> sql.Composable:
@@ -273,14 +277,14 @@ def stage_rpls(conn, path: Path, read: dict) -> tuple[list[Rejection], int]:
                 conn, path, read["spec"], read["data"], read["header"], read["delimiter"], read["columns"],
                 "rpls_stage", STAGE_COLUMNS, prefilter=prefilter, line_offset=read["line_offset"])
         except FastPathUnsuitable:
-            # A quoted field over several lines, a ragged line: the line reader pinpoints them.
-            read.update(_line_by_line(path, read["spec"], read["data"], read["line_offset"]))
-            if read["rejections"]:
-                return read["rejections"], 0
+            # A quoted field over several lines, a ragged line: the line reader pinpoints them
+            # (its rejections were not known when the load started: they are returned here).
+            read.update(_line_by_line(path, read["spec"], read["data"], read["line_offset"], read["skip"]))
+            rejections, outside = list(read["rejections"]), read["rows_outside"]
     if not read["fast"]:
         create_stage_frame(conn, "rpls_stage", STAGE_COLUMNS, read["frame"])
         if layout.outside_skipped:
-            outside = skip_outside_communes(conn, "rpls_stage")
+            outside += skip_outside_communes(conn, "rpls_stage")
     # No identifier in the public files: the line stands for it (not stable across millésimes).
     conn.execute("UPDATE rpls_stage SET logement_id = 'L' || _line WHERE logement_id IS NULL")
     by = ["bailleur", "siren", "code_insee", "programme", "numvoie", "indrep", "typvoie", "nomvoie"]
@@ -329,8 +333,9 @@ def locate_without_coordinates(conn) -> list[str]:
 def load_rpls(owner_dsn: str, path: Path, millesime: int, encoding: str | None = None,
               source_crs: str | None = None, max_rejects: float = 0.0, fictif: bool = False,
               force: bool = False):
-    read = read_rpls(path, encoding, millesime)
+    read = read_rpls(path, encoding, millesime, territory_codes(owner_dsn))
     layout: Layout = read["layout"]
+    started_outside = read["rows_outside"]   # skipped by the line reader (the COPY path counts its own)
     srid = detect_srid(path, read["sample"], source_crs) if read["columns"].get("x") else 2154
     codes = {"finan": codelists.load("rpls_finan").vintage(millesime).mapping("code"),
              "families": codelists.load("rpls_finan").vintage(millesime).values(),
@@ -393,7 +398,8 @@ def load_rpls(owner_dsn: str, path: Path, millesime: int, encoding: str | None =
 
     absent = [REPORTED_ABSENT[f] for f in read["absent"]]
     return run_load(owner_dsn, "rpls", millesime, path, read["rows_read"], read["rejections"], load,
-                    max_rejects, fictif, force, layout=layout, absent=absent, notes=read["notes"])
+                    max_rejects, fictif, force, layout=layout, absent=absent, notes=read["notes"],
+                    rows_outside=started_outside)
 
 
 def occupation_sql(columns: dict[str, str | None]) -> dict[str, str]:

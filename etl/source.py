@@ -291,11 +291,13 @@ def resolve_columns(path: Path, spec: CsvSpec, header: list[str]) -> dict[str, s
 
 
 def read_csv(path: Path, spec: CsvSpec, encoding: str | None = None,
-             text_data: str | None = None, line_offset: int = 0) -> ReadResult:
+             text_data: str | None = None, line_offset: int = 0,
+             skip: Callable[[list[str]], bool] | None = None) -> ReadResult:
     """Read and check every line; bad values become rejections, not exceptions.
 
     ``line_offset``: lines above the text (title lines, a workbook's rows), added to
-    every line number reported.
+    every line number reported. ``skip(cells)``: lines of a national file outside the
+    territory, counted in ``rows_outside`` and never checked.
     """
     path = Path(path)
     if text_data is None:
@@ -342,6 +344,9 @@ def read_csv(path: Path, spec: CsvSpec, encoding: str | None = None,
         where = f"ligne {line}"
         if len(cells) != width:
             result.rejections.append(Rejection(where, None, f"{len(cells)} champs au lieu de {width}"))
+            continue
+        if skip is not None and skip(cells):
+            result.rows_outside += 1
             continue
         values = [line]
         bad = False
@@ -422,9 +427,26 @@ def spec_for(spec: CsvSpec, detected) -> CsvSpec:
     return CsvSpec(spec.source, tuple(fields), spec.delimiter, spec.key, spec.header_skip)
 
 
+def outside_filter(header: list[str], column: str | None, territory: set[str] | None):
+    """``skip(cells)`` for :func:`read_csv`: a valid commune code that is not the territory's."""
+    if not column or not territory:
+        return None
+    i = header.index(column)
+
+    def skip(cells: list[str]) -> bool:
+        v = cells[i].strip()
+        if len(v) == 4 and v.isdigit():
+            v = "0" + v
+        return bool(CODE_INSEE.match(v)) and v not in territory
+    return skip
+
+
 def read_layout(path: Path, spec: CsvSpec, layouts, encoding: str | None = None,
-                table=None, prefer: tuple[str, ...] = ()) -> ReadResult:
-    """Open the file as users get it (CSV, ZIP, XLSX), detect its layout, read every line."""
+                table=None, prefer: tuple[str, ...] = (), territory: set[str] | None = None) -> ReadResult:
+    """Open the file as users get it (CSV, ZIP, XLSX), detect its layout, read every line.
+
+    ``territory``: the communes of the MEL; for a departmental, regional or national layout
+    the lines of other communes are skipped (counted) before any check."""
     from etl.files import open_tabular
     from etl.layouts import detect
     is_known = known_columns(layouts)
@@ -435,8 +457,10 @@ def read_layout(path: Path, spec: CsvSpec, layouts, encoding: str | None = None,
     where = f"ligne {1 + table.line_offset} (en-tête)"
     detected = detect(path, header, layouts, spec.source, where)
     check_delimiter(path, delimiter, detected.layout, where)
+    skip = outside_filter(header, detected.columns.get("code_insee"), territory) \
+        if detected.layout.outside_skipped else None
     result = read_csv(path, CsvSpec(spec.source, spec_for(spec, detected).fields, delimiter, spec.key),
-                      text_data=table.data, line_offset=table.line_offset)
+                      text_data=table.data, line_offset=table.line_offset, skip=skip)
     result.encoding = table.encoding
     result.layout = detected.layout
     result.absent = [f.name for f in spec.fields if detected.columns.get(f.name) is None]

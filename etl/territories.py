@@ -15,7 +15,7 @@ from etl.errors import Rejection
 from etl.errors import SourceFileError
 from etl.geofile import checked_polygons, entities, ewkb, read_geofile, territory_bbox
 from etl.layouts import Layout, detect
-from etl.loading import create_stage, ensure_territory, reject, run_load
+from etl.loading import create_stage, ensure_territory, reject, run_load, territory_codes
 
 IRIS_LAYOUTS: tuple[Layout, ...] = (
     Layout("iris-contours-3", "IGN CONTOURS-IRIS 3.0 (GeoPackage)",
@@ -223,7 +223,8 @@ def load_epci(owner_dsn: str, path: Path, millesime: int, encoding: str | None =
               max_rejects: float = 0.0, fictif: bool = False, force: bool = False):
     """Membership of communes in their EPCI (INSEE sheet, DGCL list, or the project's
     reference list); rows of communes outside the territory are skipped and counted."""
-    result = src.read_layout(path, EPCI_SPEC, EPCI_LAYOUTS, encoding, prefer=(r"epci", r"compo"))
+    result = src.read_layout(path, EPCI_SPEC, EPCI_LAYOUTS, encoding, prefer=(r"epci", r"compo"),
+                             territory=territory_codes(owner_dsn))
     communes = _territory(owner_dsn)
     keep = []
     for row in result.rows:

@@ -443,3 +443,27 @@ def test_code_lists_are_read_per_vintage_with_their_sentinels():
     assert src.padded(10)("123456") == "0000123456" and src.padded(10)("C0001") == "C0001"
     for code_list in codelists.all_lists():
         assert code_list.source and code_list.vintages
+
+
+def test_a_ragged_line_in_a_quoted_export_is_pinpointed(db, tmp_path):
+    """The COPY path refuses the file; the line reader then names the line (no traceback)."""
+    path = sf.rpls_dido(tmp_path / "rpls_2019.csv", sf.RPLS_DIDO_2025, inside=4, outside=0)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[2] += ';"en trop"'
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = refused(db, "rpls", path, 2019)
+    assert "ligne 3 : 74 champs au lieu de 73" in out
+
+
+def test_lines_of_other_communes_are_never_checked(db, tmp_path):
+    """A regional file read line by line (a blank line forbids the COPY path): a bad code on a
+    line of Dunkerque is not a rejection, the line is outside the territory."""
+    path = sf.rpls_regional(tmp_path / "RPLS_2021_R32.csv", True)
+    lines = path.read_text(encoding="latin-1").splitlines()
+    bad = next(i for i, l in enumerate(lines) if l.split(";")[1] == "59183")
+    cells = lines[bad].split(";")
+    cells[sf.RPLS_REGIONAL_XY.index("FINAN")] = "18"
+    lines[bad] = ";".join(cells)
+    path.write_text("\n".join(lines[:3] + [""] + lines[3:]) + "\n", encoding="latin-1")
+    out = load(db, "rpls", path, 2021)
+    assert "8 lignes lues, 4 chargées, 4 hors du territoire (ignorées), 0 rejetées" in out
