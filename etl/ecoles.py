@@ -57,7 +57,8 @@ LAYOUTS: tuple[Layout, ...] = (
                     "epsg": ("epsg",)},
            required=("uai", "nom", "nature", "x", "y"), area="national", millesimes="2014 et suivants"),
     Layout("ecoles-annuaire-wgs84", "Éducation nationale, annuaire en latitude/longitude (CSV)",
-           "Même jeu exporté avec latitude/longitude seulement.",
+           "Variante acceptée par le portail avant la détection des dispositions : le même jeu exporté de "
+           "data.education.gouv.fr sans coordonnee_x/coordonnee_y, avec latitude/longitude (WGS 84).",
            signature=("numero_uai", "appellation_officielle", "latitude"),
            columns={"uai": ("numero_uai",), "nom": ("appellation_officielle", "denomination_principale"),
                     "nature": ("nature_uai_libe",), "secteur": ("secteur_public_prive_libe",),
