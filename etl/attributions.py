@@ -12,6 +12,7 @@ from pathlib import Path
 from psycopg import sql
 
 from etl import source as src
+from etl.layouts import exchange_layout
 from etl.errors import Rejection
 from etl.tabular import load_table, unknown_code
 
@@ -26,10 +27,12 @@ SPEC = src.CsvSpec(source="attributions", key=("annee", "code_insee", "code_iris
     src.Field("code_iris", ("IRIS", "CODE_IRIS")),
     src.Field("code_qpv", ("QPV", "CODE_QPV"), nullable=True),
     *(src.Field(c, (c.upper(),), src.non_negative(src.integer), "integer") for c in COUNTS)))
+LAYOUTS = (exchange_layout(SPEC, "attributions-sne-cellule", "Attributions, extrait SNE par cellule et année",
+                           "Format d'échange du portail (docs/etl.md) : ANNEE;DEPCOM;IRIS;QPV;NB_ATTRIBUTIONS;NB_Q1….", ("ANNEE", "NB_ATTRIBUTIONS")),)
 
 
 def load_attributions(owner_dsn: str, path: Path, millesime: int, encoding=None, **kw):
-    result = src.read_csv(path, SPEC, encoding)
+    result = src.read_layout(path, SPEC, LAYOUTS, encoding)
     idx = {f.name: i + 1 for i, f in enumerate(SPEC.fields)}
     keep = []
     for row in result.rows:

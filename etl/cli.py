@@ -30,6 +30,9 @@ def etl_load_communes(path, millesime, crs):
     summary = load_communes(get_settings().owner_dsn(), path, millesime, crs)
     click.echo(f"{summary.rows_loaded} communes chargées depuis {path} en {summary.seconds:.1f} s "
                f"(version des données : {summary.data_version}).")
+    click.echo(f"  disposition reconnue : {summary.layout}")
+    if summary.rows_outside:
+        click.echo(f"  {summary.rows_outside} commune(s) hors de la MEL ignorée(s) (fichier national)")
 
 
 def _make_command(name: str, help_text: str, takes_encoding: bool, takes_crs: bool):
@@ -91,9 +94,13 @@ def etl_status():
         click.echo("Aucune source chargée.")
     for r in rows:
         tag = " [fictif]" if r["fictif"] else ""
+        outside = f", hors territoire {r['rows_outside']}" if r["rows_outside"] else ""
         click.echo(f"{r['source']:<16} {r['millesime']}  {r['rows_present'] if r['rows_present'] is not None else '-':>8} "
-                   f"lignes  (lues {r['rows_read']}, rejetées {r['rows_rejected']})  {r['fichier']}  "
+                   f"lignes  (lues {r['rows_read']}{outside}, rejetées {r['rows_rejected']})  {r['fichier']}  "
                    f"{r['loaded_at']:%Y-%m-%d %H:%M}{tag}")
+        if r["disposition"]:
+            click.echo(f"{'':<22}disposition {r['disposition']}"
+                       + (f" ; non renseigné : {', '.join(r['absent'])}" if r["absent"] else ""))
 
 
 @etl.command("demo")

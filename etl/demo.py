@@ -214,9 +214,9 @@ def make_dwellings(res: pd.DataFrame, m: int, seed: int) -> pd.DataFrame:
     pieces = np.clip(np.searchsorted(np.cumsum([0.08, 0.2, 0.34, 0.26, 0.09, 0.03]), u(1)) + 1, 1, 6)
     surface = np.round(14 + pieces * 17 + (u(2) - 0.5) * 14, 1)
     in_qpv = r.code_qpv.notna().to_numpy()
-    fin = np.where(u(3) < 0.12, "10", np.where(u(3) < 0.84, "13", np.where(u(3) < 0.96, "15", "16")))
+    fin = np.where(u(3) < 0.12, "10", np.where(u(3) < 0.84, "13", np.where(u(3) < 0.96, "14", "16")))
     fin = np.where(r.built.to_numpy() < 1977, "50", fin)
-    rent_m2 = np.where(fin == "10", 5.2, np.where(fin == "15", 8.4, np.where(fin == "16", 10.5, 6.1)))
+    rent_m2 = np.where(fin == "10", 5.2, np.where(fin == "14", 8.4, np.where(fin == "16", 10.5, 6.1)))
     rent = np.round(surface * rent_m2 * (1 + 0.018 * (m - 2020)) * (0.9 + 0.2 * u(4)), 2)
     dpe = np.array(list("ABCDEFG"))[np.clip((u(5) * 4 + (2020 - r.built.to_numpy()) / 25).astype(int), 0, 6)]
     ges = np.array(list("ABCDEFG"))[np.clip((u(6) * 4 + (2020 - r.built.to_numpy()) / 30).astype(int), 0, 6)]

@@ -16,6 +16,7 @@ from pathlib import Path
 from psycopg import sql
 
 from etl import source as src
+from etl.layouts import exchange_layout
 from etl.tabular import load_table
 from etl.loading import reject
 
@@ -25,6 +26,8 @@ COUNTS = ("population", "nb_menages", "menages_parc_social", "menages_parc_prive
 SPEC = src.CsvSpec(source="diagnostic", key=("niveau", "code"), fields=(
     src.Field("niveau", ("NIVEAU",), src.one_of("IRIS", "QPV")), src.Field("code", ("CODE",)),
     *(src.Field(c, (c.upper(),), src.non_negative(src.integer), "integer") for c in COUNTS)))
+LAYOUTS = (exchange_layout(SPEC, "diagnostic-quartiers", "Diagnostic MEL de l'occupation par IRIS et QPV",
+                           "Format d'échange du portail (docs/etl.md) : NIVEAU;CODE;POPULATION;NB_MENAGES;….", ("NIVEAU", "CODE")),)
 SHARES = ("menages_pauvres::numeric / nullif(nb_menages, 0)",
           "menages_monoparentaux::numeric / nullif(nb_menages, 0)",
           "chomeurs::numeric / nullif(actifs, 0)",
@@ -47,7 +50,7 @@ def load_diagnostic(owner_dsn: str, path: Path, millesime: int, encoding=None, *
     cols = sql.SQL(", ").join(sql.Identifier(f.name) for f in SPEC.fields)
     insert = sql.SQL("INSERT INTO core.diagnostic_quartier (millesime, {c}) SELECT %s, {c} FROM diagnostic_stage").format(c=cols)
     return load_table(owner_dsn, SPEC, path, millesime, "core.diagnostic_quartier", insert, checks=checks,
-                      encoding=encoding, after=lambda conn: conn.execute(FRAGILITY_SQL, {"m": millesime}), **kw)
+                      result=src.read_layout(path, SPEC, LAYOUTS, encoding), after=lambda conn: conn.execute(FRAGILITY_SQL, {"m": millesime}), **kw)
 
 
 def _fragility_sql() -> sql.Composable:

@@ -4,8 +4,10 @@
 ``location_type``) gives the stops; the mode of each stop comes from the routes
 that serve it (``routes.txt`` route_type 0 tram, 1 metro, 3 bus, through
 ``trips.txt`` and ``stop_times.txt``), the heaviest mode winning. Stations
-(``location_type`` 1) and entrances are not stops and are skipped. The quays
-GeoJSON has no line attribute: its quays are metro/tram quays, stored as ``metro``.
+(``location_type`` 1) and entrances are not stops and are skipped. The network runs
+beyond the MEL (Ilévia serves Mouscron and Comines-Belgique): stops outside the territory
+are skipped and counted, unless farther than 50 km (wrong coordinates: rejected). The
+quays GeoJSON has no line attribute: its quays are metro/tram quays, stored as ``metro``.
 """
 from __future__ import annotations
 
@@ -19,8 +21,20 @@ from psycopg import sql
 from etl import source as src
 from etl.errors import Rejection, SourceFileError
 from etl.geofile import read_geofile
+from etl.layouts import Layout
 from etl.loading import file_digest
 from etl.tabular import load_table
+
+LAYOUTS: tuple[Layout, ...] = (
+    Layout("gtfs", "GTFS (zip ou dossier : stops.txt, routes.txt, trips.txt, stop_times.txt)",
+           "Référence GTFS (gtfs.org) ; flux Ilévia publié par la MEL : arrêts belges (Mouscron, "
+           "Comines-Belgique) hors du territoire (../shared/docs/source-formats.md).",
+           signature=("stop_id", "stop_lat", "stop_lon"), columns={}, area="reseau",
+           millesimes="toutes les versions", delimiters=(",",)),
+    Layout("ilevia-quais-geojson", "Quais métro et tramway Ilévia (GeoJSON)",
+           "data/reference/mel_ilevia_metro_tram_quais.geojson (PROVENANCE.md) : stop_id, stop_name, points CRS84.",
+           signature=("stop_id", "stop_name"), columns={}, area="territoire", millesimes="—"),
+)
 
 ROUTE_MODES = {"0": "tram", "1": "metro", "3": "bus", "900": "tram", "400": "metro", "700": "bus"}
 RANK = {"metro": 3, "tram": 2, "bus": 1, "autre": 0}
@@ -86,8 +100,13 @@ def load_gtfs(owner_dsn: str, path: Path, millesime: int, encoding=None, source_
             data = out.getvalue()
         text = data
     result = src.read_csv(path, SPEC, text_data=text)
+    result.layout = LAYOUTS[1] if path.suffix.lower() in (".geojson", ".json") else LAYOUTS[0]
     # Stations, entrances, nodes: not places where one boards.
-    result.rows = [r for r in result.rows if (r[3] or "0") in ("0", "4")]
+    boarding = [r for r in result.rows if (r[3] or "0") in ("0", "4")]
+    if len(boarding) < len(result.rows):
+        result.notes.append(f"{len(result.rows) - len(boarding)} station(s), entrée(s) ou nœud(s) "
+                            "(location_type 1, 2, 3) ignoré(s) : seuls les points d'arrêt sont chargés")
+    result.rows = boarding
     return load_table(owner_dsn, SPEC, path, millesime, "core.arret_tc", INSERT, result=result,
                       point=True, source_crs="EPSG:4326", digest=file_digest(path),
                       fill=("code_insee",), **kw)

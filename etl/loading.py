@@ -39,9 +39,12 @@ class LoadSummary:
     rows_read: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
+    rows_outside: int = 0            # skipped: outside the territory (departmental/national files)
     seconds: float = 0.0
     data_version: int | None = None
     skipped: bool = False
+    layout: str | None = None        # name of the layout detected
+    absent: list[str] = field(default_factory=list)   # our fields the file does not have
     rejections: list[Rejection] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     purged: list[tuple[str, int, int]] = field(default_factory=list)
@@ -51,8 +54,13 @@ class LoadSummary:
             return (f"{self.source} {self.millesime} : fichier identique déjà chargé, "
                     f"rien n'a changé ({self.path}).")
         lines = [f"{self.source} {self.millesime} : {self.rows_read} lignes lues, "
-                 f"{self.rows_loaded} chargées, {self.rows_rejected} rejetées, "
-                 f"{self.seconds:.1f} s (version des données : {self.data_version})."]
+                 f"{self.rows_loaded} chargées, {self.rows_outside} hors du territoire (ignorées), "
+                 f"{self.rows_rejected} rejetées, {self.seconds:.1f} s "
+                 f"(version des données : {self.data_version})."]
+        if self.layout:
+            lines.append(f"  disposition reconnue : {self.layout}")
+        if self.absent:
+            lines.append(f"  champs absents de ce fichier (non renseignés) : {', '.join(self.absent)}")
         for r in self.rejections[:20]:
             lines.append(f"  rejet {self.path}, {r}")
         if len(self.rejections) > 20:
@@ -119,7 +127,7 @@ def create_stage(conn: psycopg.Connection, name: str, columns: Iterable[tuple[st
         sql.Identifier(name), sql.SQL(", ").join(sql.Identifier(c) for c, _ in cols))
     rows = list(rows)
     with conn.cursor().copy(copy_sql) as copy, \
-            click.progressbar(length=len(rows), label=f"  {label}", file=_progress_stream(len(rows))) as bar:
+            click.progressbar(length=len(rows), label=f"  {label}", file=progress_stream(len(rows))) as bar:
         for i, row in enumerate(rows, 1):
             copy.write_row(row)
             if i % 20000 == 0:
@@ -149,11 +157,14 @@ def create_stage_frame(conn: psycopg.Connection, name: str, columns: Iterable[tu
     return len(frame)
 
 
-def _progress_stream(n: int):
+PROGRESS_MIN_ROWS = 50000
+
+
+def progress_stream(n: int, minimum: int = PROGRESS_MIN_ROWS):
     """Progress only for long steps, on stderr (never in captured test output)."""
     import io
     import sys
-    return sys.stderr if n >= 50000 and sys.stderr.isatty() else io.StringIO()
+    return sys.stderr if n >= minimum and sys.stderr.isatty() else io.StringIO()
 
 
 def reject(conn: psycopg.Connection, stage: str, condition: sql.Composable, field_name: str,
@@ -166,6 +177,12 @@ def reject(conn: psycopg.Connection, stage: str, condition: sql.Composable, fiel
     rows = conn.execute(sql.SQL("DELETE FROM {} AS s WHERE {} RETURNING s._line, {}").format(
         sql.Identifier(stage), condition, reason)).fetchall()
     return [Rejection(f"ligne {line}", field_name, why) for line, why in sorted(rows)]
+
+
+def territory_codes(owner_dsn: str) -> set[str]:
+    """The communes of the territory (empty before any is loaded)."""
+    with connect(owner_dsn) as conn:
+        return {r[0] for r in conn.execute("SELECT code_insee FROM core.commune").fetchall()}
 
 
 def ensure_territory(conn: psycopg.Connection, path) -> None:
@@ -205,17 +222,44 @@ def fill_by_position(conn: psycopg.Connection, stage: str, column: str, which: s
         st=sql.Identifier(stage), c=sql.Identifier(column), parts=parts))
 
 
-def locate_points(conn: psycopg.Connection, stage: str, srid: int, x_field: str, y_field: str,
-                  fill: Iterable[str] = ("code_insee",)) -> tuple[list[Rejection], list[str]]:
-    """Build ``geom`` (EPSG:2154) from ``_x``/``_y`` in ``srid``; reject points outside the
-    territory; fill missing codes by point-in-polygon and report mismatches.
+NEIGHBOURHOOD_M = 50_000   # a point without a commune code this far from the MEL: wrong coordinates
 
+
+def has_column(conn: psycopg.Connection, table: str, column: str) -> bool:
+    return conn.execute("SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = %s::regclass "
+                        "AND attname = %s AND NOT attisdropped)", ["pg_temp." + table, column]).fetchone()[0]
+
+
+def skip_outside_communes(conn: psycopg.Connection, stage: str, column: str = "code_insee") -> int:
+    """Delete the staged rows whose declared commune is not one of the territory's; their count.
+
+    For departmental, regional and national files only (a file extracted for the MEL
+    with another commune is an error, reported by the unknown-commune check)."""
+    return conn.execute(sql.SQL(
+        "DELETE FROM {st} s WHERE s.{c} IS NOT NULL AND NOT EXISTS "
+        "(SELECT 1 FROM core.commune c WHERE c.code_insee = s.{c})").format(
+        st=sql.Identifier(stage), c=sql.Identifier(column))).rowcount
+
+
+def locate_points(conn: psycopg.Connection, stage: str, srid: int, x_field: str, y_field: str,
+                  fill: Iterable[str] = ("code_insee",), skip_outside: bool = False,
+                  ) -> tuple[list[Rejection], list[str], int]:
+    """Build ``geom`` (EPSG:2154) from ``_x``/``_y`` in ``srid`` (or the row's ``_epsg``);
+    reject points outside the territory; fill missing codes by point-in-polygon and
+    report mismatches. Returns (rejections, warnings, rows skipped outside the territory).
+
+    A point outside the territory whose row declares a commune of the territory has wrong
+    coordinates: rejected. Without a declared commune (GTFS stops) and with
+    ``skip_outside`` (the file covers more than the MEL), a point outside the territory
+    is skipped and counted, unless it lies farther than 50 km (wrong coordinates: rejected).
     The stage must have columns ``_x``, ``_y``, ``geom`` and those named in ``fill``.
     """
     st = sql.Identifier(stage)
+    per_row = has_column(conn, stage, "_epsg")   # the file gives each row's EPSG (DiDo, BPE 2024)
+    epsg = sql.SQL("coalesce(_epsg, {})" if per_row else "{}").format(sql.Literal(srid))
     conn.execute(sql.SQL(
-        "UPDATE {} SET geom = ST_Transform(ST_SetSRID(ST_MakePoint(_x, _y), %s), 2154)"
-        " WHERE _x IS NOT NULL AND _y IS NOT NULL").format(st), [srid])
+        "UPDATE {} SET geom = ST_Transform(ST_SetSRID(ST_MakePoint(_x, _y), {}), 2154)"
+        " WHERE _x IS NOT NULL AND _y IS NOT NULL AND geom IS NULL").format(st, epsg))
     rejections = reject(conn, stage, sql.SQL("s.geom IS NULL"), f"{x_field}/{y_field}",
                         sql.SQL("'coordonnées absentes'"))
     conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(st))
@@ -228,24 +272,33 @@ def locate_points(conn: psycopg.Connection, stage: str, srid: int, x_field: str,
     conn.execute(sql.SQL(
         "UPDATE {st} s SET _commune = (SELECT p.code FROM {parts} p WHERE ST_DWithin(p.geom, s.geom, 100) "
         "ORDER BY p.geom <-> s.geom LIMIT 1) WHERE s._commune IS NULL").format(st=st, parts=communes))
+    declared = has_column(conn, stage, "code_insee")
+    outside = 0
+    if skip_outside:
+        no_code = sql.SQL("s.code_insee IS NULL AND ") if declared else sql.SQL("")
+        outside = conn.execute(sql.SQL(
+            "DELETE FROM {st} s WHERE {no_code} s._commune IS NULL AND EXISTS (SELECT 1 FROM {parts} p "
+            "WHERE ST_DWithin(p.geom, s.geom, {near}))").format(
+            st=st, no_code=no_code, parts=communes, near=sql.Literal(NEIGHBOURHOOD_M))).rowcount
+    where_srid = sql.SQL("coalesce(s._epsg, {})" if per_row else "{}").format(sql.Literal(srid))
     rejections += reject(conn, stage, sql.SQL("s._commune IS NULL"), f"{x_field}/{y_field}", sql.SQL(
         "format('point hors du territoire (%s, %s en EPSG:' || {} || ') : coordonnées "
-        "fausses ou système de coordonnées erroné ?', s._x, s._y)").format(sql.Literal(srid)))
+        "fausses ou système de coordonnées erroné ?', s._x, s._y)").format(where_srid))
     warnings: list[str] = []
     for col in fill:
         if col == "code_insee":
             mism = conn.execute(sql.SQL(
                 "SELECT _line, code_insee, _commune FROM {} WHERE code_insee IS NOT NULL "
                 "AND code_insee <> _commune ORDER BY _line").format(st)).fetchall()
-            for line, declared, located in mism[:50]:
-                warnings.append(f"ligne {line}, champ {col} : déclaré {declared}, la position donne "
+            for line, declared_code, located in mism[:50]:
+                warnings.append(f"ligne {line}, champ {col} : déclaré {declared_code}, la position donne "
                                 f"{located} (valeur du fichier gardée)")
             if len(mism) > 50:
                 warnings.append(f"… et {len(mism) - 50} autres écarts de {col}")
             conn.execute(sql.SQL("UPDATE {} SET code_insee = _commune WHERE code_insee IS NULL").format(st))
         else:
             fill_by_position(conn, stage, col, {"code_iris": "t_iris", "code_qpv": "t_qpv"}[col])
-    return rejections, warnings
+    return rejections, warnings, outside
 
 
 # -- the pipeline ----------------------------------------------------------------------------
@@ -255,18 +308,23 @@ Loader = Callable[[psycopg.Connection], tuple[int, list[Rejection], list[str]]]
 def run_load(owner_dsn: str, source: str, millesime: int, path: Path, rows_read: int,
              read_rejections: list[Rejection], load: Loader, max_rejects: float = 0.0,
              fictif: bool = False, force: bool = False, digest: str | None = None,
-             check_future: bool = True) -> LoadSummary:
+             check_future: bool = True, layout=None, rows_outside: int = 0,
+             absent: Iterable[str] = (), notes: Iterable[str] = ()) -> LoadSummary:
     """Run ``load(conn)`` in one transaction with the ledger, purge, proximity and publish.
 
     ``load`` stages and swaps the millésime; it returns (rows loaded, database
-    rejections, warnings).
+    rejections, warnings) or (…, rows skipped outside the territory). ``layout`` is the
+    :class:`etl.layouts.Layout` detected, ``rows_outside`` the rows the reader already
+    skipped outside the territory, ``absent`` our fields the file does not have: all three
+    go to the report and to the load ledger.
     """
     started = time.monotonic()
     if check_future:
         check_millesime(path, millesime)
     digest = digest or file_digest(path)
-    check_rejects(path, read_rejections, rows_read, max_rejects)
-    summary = LoadSummary(source, millesime, str(path), rows_read=rows_read)
+    check_rejects(path, read_rejections, rows_read - rows_outside, max_rejects)
+    summary = LoadSummary(source, millesime, str(path), rows_read=rows_read, rows_outside=rows_outside,
+                          layout=layout.label if layout is not None else None, absent=list(absent))
     with connect(owner_dsn) as conn:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('etl'))")
@@ -276,19 +334,14 @@ def run_load(owner_dsn: str, source: str, millesime: int, path: Path, rows_read:
                 summary.skipped = True
                 summary.seconds = time.monotonic() - started
                 return summary
-            loaded, db_rejections, warnings = load(conn)
+            loaded, db_rejections, warnings, *more = load(conn)
+            summary.rows_outside += more[0] if more else 0
             _analyze(conn, source)
             rejections = read_rejections + db_rejections
-            check_rejects(path, rejections, rows_read, max_rejects)
-            conn.execute(
-                "INSERT INTO core.load (source, millesime, fichier, sha256, rows_read, rows_loaded,"
-                " rows_rejected, fictif) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (source, millesime) DO UPDATE SET fichier = excluded.fichier,"
-                " sha256 = excluded.sha256, rows_read = excluded.rows_read,"
-                " rows_loaded = excluded.rows_loaded, rows_rejected = excluded.rows_rejected,"
-                " fictif = excluded.fictif, loaded_at = now()",
-                [source, millesime, Path(path).name, digest, rows_read, loaded, len(rejections),
-                 fictif])
+            check_rejects(path, rejections, rows_read - summary.rows_outside, max_rejects)
+            record_load(conn, source, millesime, Path(path).name, digest, rows_read, loaded,
+                        len(rejections), fictif, layout.key if layout is not None else None,
+                        summary.rows_outside, summary.absent)
             from etl.retention import purge
             summary.purged = purge(conn, dry_run=False)
             if source in PROXIMITY_SOURCES:
@@ -298,9 +351,27 @@ def run_load(owner_dsn: str, source: str, millesime: int, path: Path, rows_read:
             summary.rows_loaded = loaded
             summary.rows_rejected = len(rejections)
             summary.rejections = rejections
-            summary.warnings = warnings
+            summary.warnings = list(notes) + list(warnings)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def record_load(conn: psycopg.Connection, source: str, millesime: int, fichier: str, digest: str,
+                rows_read: int, rows_loaded: int, rows_rejected: int, fictif: bool,
+                disposition: str | None, rows_outside: int, absent: Iterable[str]) -> None:
+    """One line of the load ledger per (source, millésime): the last load wins."""
+    conn.execute(
+        "INSERT INTO core.load (source, millesime, fichier, sha256, rows_read, rows_loaded,"
+        " rows_rejected, fictif, disposition, rows_outside, champs_absents)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (source, millesime) DO UPDATE SET fichier = excluded.fichier,"
+        " sha256 = excluded.sha256, rows_read = excluded.rows_read,"
+        " rows_loaded = excluded.rows_loaded, rows_rejected = excluded.rows_rejected,"
+        " fictif = excluded.fictif, disposition = excluded.disposition,"
+        " rows_outside = excluded.rows_outside, champs_absents = excluded.champs_absents,"
+        " loaded_at = now()",
+        [source, millesime, fichier, digest, rows_read, rows_loaded, rows_rejected, fictif,
+         disposition, rows_outside, list(absent)])
 
 
 def _analyze(conn: psycopg.Connection, source: str) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 from psycopg import sql
 
 from etl import source as src
+from etl.layouts import exchange_layout
 from etl.errors import Rejection
 from etl.occupation import unknown_residence
 from etl.tabular import load_table
@@ -18,10 +19,12 @@ SPEC = src.CsvSpec(source="loyers", key=("residence_id",), fields=(
     src.Field("loyer_total", ("LOYER_TOTAL",), src.non_negative(src.decimal), "numeric"),
     src.Field("charges_total", ("CHARGES_TOTAL",), src.non_negative(src.decimal), "numeric"),
     *(src.Field(b, (b.upper(),), src.non_negative(src.integer), "integer") for b in BANDS)))
+LAYOUTS = (exchange_layout(SPEC, "loyers-residence", "Loyers et charges par résidence (étude MEL)",
+                           "Format d'échange du portail (docs/etl.md) : sommes et effectifs par résidence.", ("ID_RESIDENCE", "LOYER_TOTAL")),)
 
 
 def load_loyers(owner_dsn: str, path: Path, millesime: int, encoding=None, **kw):
-    result = src.read_csv(path, SPEC, encoding)
+    result = src.read_layout(path, SPEC, LAYOUTS, encoding)
     keep = []
     for row in result.rows:
         if sum(row[6:10]) != row[2]:

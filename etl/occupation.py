@@ -11,6 +11,7 @@ from pathlib import Path
 from psycopg import sql
 
 from etl import source as src
+from etl.layouts import exchange_layout
 from etl.errors import Rejection
 from etl.tabular import load_table
 
@@ -30,6 +31,8 @@ SUMS = {  # base -> parts
 SPEC = src.CsvSpec(source="occupation", key=("residence_id",), fields=(
     src.Field("residence_id", ("ID_RESIDENCE", "RESIDENCE_ID")),
     *(src.Field(c, (c.upper(), c), src.non_negative(src.integer), "integer") for c in COUNTS)))
+LAYOUTS = (exchange_layout(SPEC, "occupation-residence", "Occupation par résidence (bailleurs / URH)",
+                           "Format d'échange du portail (docs/etl.md) : une ligne par résidence, ID_RESIDENCE et effectifs.", ("ID_RESIDENCE", "NB_MENAGES")),)
 
 
 def sum_checks(result) -> None:
@@ -57,7 +60,7 @@ def sum_checks(result) -> None:
 
 
 def load_occupation(owner_dsn: str, path: Path, millesime: int, encoding=None, **kw):
-    result = src.read_csv(path, SPEC, encoding)
+    result = src.read_layout(path, SPEC, LAYOUTS, encoding)
     sum_checks(result)
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in ("residence_id",) + COUNTS)
 

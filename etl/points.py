@@ -31,6 +31,8 @@ def detect_srid(path: Path, result, declared: str | None, x: str = "x", y: str =
     """
     if declared:
         return srid_of(path, declared)
+    if result.columns.get("epsg"):
+        return 2154   # each row gives its EPSG; a row without one is in Lambert-93 (metropolitan France)
     names = {str(result.columns.get(x) or "").upper(), str(result.columns.get(y) or "").upper()}
     if names & DEGREE_COLUMNS:
         return 4326

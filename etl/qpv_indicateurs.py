@@ -15,6 +15,7 @@ from psycopg import sql
 
 from etl import source as src
 from etl.errors import Rejection, SourceFileError
+from etl.layouts import Layout
 from etl.tabular import load_table, unknown_code
 
 SPEC = src.CsvSpec(source="qpv_indicateurs", key=("code_qpv", "indicateur"), fields=(
@@ -24,14 +25,18 @@ SPEC = src.CsvSpec(source="qpv_indicateurs", key=("code_qpv", "indicateur"), fie
     src.Field("denominateur", ("DENOMINATEUR",), src.decimal, "numeric", nullable=True)))
 
 
+LAYOUT = Layout("qpv-indicateurs-large", "Indicateurs de cadrage des QPV, une colonne par indicateur",
+                "Fichiers des producteurs (INSEE, CAF, CNAM, État) au format large : CODGEO (code du QPV), LIBGEO, "
+                "puis une colonne par indicateur, X_NUM / X_DEN pour numérateur et dénominateur (docs/etl.md).",
+                signature=("CODGEO",), columns={"code_qpv": ("CODGEO",)}, area="territoire",
+                millesimes="format des producteurs")
+
+
 def load_qpv_indicateurs(owner_dsn: str, path: Path, millesime: int, encoding=None, producteur="INSEE", **kw):
+    from etl.files import open_tabular
     path = Path(path)
-    if not path.exists():
-        raise SourceFileError(path, "fichier introuvable")
-    raw = path.read_bytes()
-    if not raw.strip():
-        raise SourceFileError(path, [Rejection("ligne 1", None, "fichier vide")])
-    data, _ = src.decode(path, raw, encoding)
+    table = open_tabular(path, encoding, lambda h: h.strip().upper() in ("CODGEO", "LIBGEO"))
+    data = table.data
     rdr = csv.reader(io.StringIO(data), delimiter=";")
     header = [h.strip() for h in next(rdr)]
     if "CODGEO" not in header:
@@ -50,7 +55,7 @@ def load_qpv_indicateurs(owner_dsn: str, path: Path, millesime: int, encoding=No
         for n in names:
             out.append(";".join((rec.get("CODGEO", ""), n, rec.get(n, ""), rec.get(n + "_NUM", ""),
                                  rec.get(n + "_DEN", ""))))
-            lines.append(rdr.line_num)
+            lines.append(rdr.line_num + table.line_offset)
     result = src.read_csv(path, SPEC, text_data="\n".join(out))
     result.rows = [(lines[r[0] - 1],) + r[1:] for r in result.rows]  # back to the file's lines
     result.rejections = [Rejection(f"ligne {lines[int(x.location.split()[-1]) - 1]}", x.field, x.reason)
@@ -58,6 +63,8 @@ def load_qpv_indicateurs(owner_dsn: str, path: Path, millesime: int, encoding=No
     result.rows_read = max(len(lines) - 1, 1)
     insert = sql.SQL("INSERT INTO core.qpv_indicateur SELECT %s, code_qpv, indicateur, valeur, numerateur,"
                      " denominateur, {} FROM qpv_indicateurs_stage").format(sql.Literal(producteur))
+    result.layout = LAYOUT
+    result.notes += [f"lu : {table.origin}"] if table.origin else []
     return load_table(owner_dsn, SPEC, path, millesime, "core.qpv_indicateur", insert, result=result,
                       checks=lambda conn, res: unknown_code(conn, "qpv_indicateurs_stage", "code_qpv", "CODGEO",
                                                             "core.qpv", "code_qpv"), **kw)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 import psycopg
 from psycopg import sql
 
 from etl import source as src
 from etl.errors import Rejection
+from etl.loading import progress_stream
 
 V = sql.SQL("nullif(btrim(r.{}), '')")
 
@@ -24,8 +26,7 @@ def _lit(values) -> sql.Composable:
     return sql.SQL("ARRAY[{}]::text[]").format(sql.SQL(", ").join(sql.Literal(v) for v in values))
 
 
-def field_sql(f: src.Field, column: str) -> tuple[sql.Composable, sql.Composable, sql.Composable]:
-    """(bad: boolean over a non-empty value, value: typed, reason: text) for the field's parser."""
+def _field_sql(f: src.Field, column: str) -> tuple[sql.Composable, sql.Composable, sql.Composable]:
     v = V.format(sql.Identifier(column))
     parse = f.parse
     kind = getattr(parse, "sql", None) or getattr(parse, "vector", None)
@@ -78,38 +79,88 @@ def field_sql(f: src.Field, column: str) -> tuple[sql.Composable, sql.Composable
                 sql.SQL("'booléen attendu (1/0, oui/non), lu ' || {}").format(shown))
     custom = getattr(parse, "sql_twin", None)
     if custom:
-        return custom(v, shown)
+        bad, value, reason = custom(v, shown)
+        return bad, sql.SQL("({})::{}").format(value, sql.SQL(f.sqltype)), reason
     raise TypeError(f"pas d'équivalent SQL pour le champ {f.name}")
 
 
+def field_sql(f: src.Field, column: str) -> tuple[sql.Composable, sql.Composable, sql.Composable]:
+    """(bad: boolean over a non-empty value, value: typed, reason: text) for the field's parser;
+    the producer's "not applicable" numbers (``sentinels``) give NULL, like the Python parser."""
+    bad, value, reason = _field_sql(f, column)
+    numbers = getattr(f.parse, "sentinels", ())
+    if numbers:
+        v = V.format(sql.Identifier(column))
+        n = sql.SQL("replace(replace({}, ' ', ''), ',', '.')").format(v)
+        is_number = sql.SQL("{} ~ '^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$'").format(n)
+        hit = sql.SQL("CASE WHEN {ok} THEN {n}::numeric = ANY({list}::numeric[]) ELSE false END").format(
+            ok=is_number, n=n, list=sql.Literal([str(x) for x in numbers]))
+        bad = sql.SQL("(NOT {hit} AND {bad})").format(hit=hit, bad=bad)
+        value = sql.SQL("CASE WHEN {hit} THEN NULL ELSE {value} END").format(hit=hit, value=value)
+    return bad, value, reason
+
+
+class FastPathUnsuitable(Exception):
+    """The database could not keep the file's line numbers: read it line by line instead."""
+
+
 def fast_path_ok(data: str, header: list[str], delimiter: str) -> bool:
-    """True when line numbers in the database are the file's (no quotes, no ragged or blank lines)."""
+    """True when line numbers in the database can be the file's (no blank lines, no mangled
+    accents; without quotes, the same number of fields on every line). Quoted files (the
+    DiDo exports) are checked after the COPY: as many rows as lines."""
     import re
     body = data[data.find("\n") + 1:].strip("\r\n")
     n_lines = body.count("\n") + 1
-    if '"' in data or re.search(r"\n[ \t\r]*\n", body):
+    if re.search(r"\n[ \t\r]*\n", body):
         return False
     if ("Ã" in data or "Â" in data) and src.MOJIBAKE.search(data):
         return False
+    if '"' in data:
+        return True
     return body.count(delimiter) == (len(header) - 1) * n_lines
 
 
 def copy_and_check(conn: psycopg.Connection, path: Path, spec: src.CsvSpec, data: str,
                    header: list[str], delimiter: str, columns: dict[str, str | None],
-                   stage: str, stage_columns: list[tuple[str, str]]) -> tuple[int, list[Rejection]]:
+                   stage: str, stage_columns: list[tuple[str, str]],
+                   prefilter: sql.Composable | None = None,
+                   line_offset: int = 0) -> tuple[int, list[Rejection], int]:
     """COPY ``data`` into a raw table, check every field in SQL, insert the good rows typed
-    into ``stage`` (created here). Returns (rows read, rejections)."""
+    into ``stage`` (created here). Returns (rows read, rejections, rows removed by ``prefilter``).
+
+    ``prefilter`` is a condition over the raw row ``r`` (our SQL, no user input): the rows
+    it matches are deleted before any check (rows outside the territory of a national
+    file). Raises :class:`FastPathUnsuitable` (nothing kept) when the file's lines cannot
+    be numbered by the database: a quoted field spanning lines, or a ragged line.
+    """
     raw = f"{stage}_raw"
-    conn.execute(sql.SQL("CREATE TEMP TABLE {} (_n bigint GENERATED ALWAYS AS IDENTITY, {}) ON COMMIT DROP").format(
-        sql.Identifier(raw), sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(h)) for h in header)))
-    with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, DELIMITER {}, HEADER true)").format(
-            sql.Identifier(raw), sql.SQL(", ").join(sql.Identifier(h) for h in header),
-            sql.Literal(delimiter))) as copy:
-        encoded = data.encode("utf-8")
-        for i in range(0, len(encoded), 1 << 20):
-            copy.write(encoded[i:i + (1 << 20)])
-    # blank trailing lines are not rows
-    n = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(raw))).fetchone()[0]
+    body = data[data.find("\n") + 1:].strip("\r\n")
+    expected = body.count("\n") + 1
+    try:
+        with conn.transaction():   # a savepoint: a refused COPY leaves nothing behind
+            conn.execute(sql.SQL("CREATE TEMP TABLE {} (_n bigint GENERATED ALWAYS AS IDENTITY, {}) "
+                                 "ON COMMIT DROP").format(
+                sql.Identifier(raw), sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(h))
+                                                        for h in header)))
+            copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, DELIMITER {}, HEADER true)").format(
+                sql.Identifier(raw), sql.SQL(", ").join(sql.Identifier(h) for h in header),
+                sql.Literal(delimiter))
+            encoded = data.encode("utf-8")
+            chunk = 1 << 20
+            with conn.cursor().copy(copy_sql) as copy, click.progressbar(
+                    length=len(encoded), label=f"  {spec.source} : copie",
+                    file=progress_stream(len(encoded), 8 << 20)) as bar:
+                for i in range(0, len(encoded), chunk):
+                    copy.write(encoded[i:i + chunk])
+                    bar.update(min(chunk, len(encoded) - i))
+            n = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(raw))).fetchone()[0]
+            if n != expected:
+                raise FastPathUnsuitable(f"{n} enregistrements pour {expected} lignes")
+    except psycopg.errors.BadCopyFileFormat as exc:
+        raise FastPathUnsuitable(str(exc)) from None
+    skipped = 0
+    if prefilter is not None:
+        skipped = conn.execute(sql.SQL("DELETE FROM {} r WHERE {}").format(sql.Identifier(raw), prefilter)).rowcount
     conditions, values = [], []
     for f in spec.fields:
         col = columns[f.name]
@@ -125,7 +176,8 @@ def copy_and_check(conn: psycopg.Connection, path: Path, spec: src.CsvSpec, data
         values.append(value)
     # One scan finds the bad lines; the details are computed on those lines only.
     conn.execute(sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT _n FROM {} r WHERE {}").format(
-        sql.Identifier(raw + "_bad"), sql.Identifier(raw), sql.SQL(" OR ").join(conditions)))
+        sql.Identifier(raw + "_bad"), sql.Identifier(raw),
+        sql.SQL(" OR ").join(conditions) if conditions else sql.SQL("false")))
     # The few bad lines are explained by the Python parsers themselves (same messages).
     bad_rows = conn.execute(sql.SQL("SELECT r.* FROM {} r JOIN {} USING (_n) ORDER BY _n").format(
         sql.Identifier(raw), sql.Identifier(raw + "_bad"))).fetchall()
@@ -140,29 +192,42 @@ def copy_and_check(conn: psycopg.Connection, path: Path, spec: src.CsvSpec, data
             w.writerow(["" if v is None else v for v in row[1:]])
         checked = src.read_csv(path, spec.__class__(spec.source, spec.fields, delimiter),
                                text_data=buf.getvalue())
-        lines = [row[0] + 1 for row in bad_rows]
+        lines = [row[0] + 1 + line_offset for row in bad_rows]
         for r in checked.rejections:
             k = int(r.location.split()[-1]) - 2
             rejections.append(Rejection(f"ligne {lines[k]}", r.field, r.reason))
     conn.execute(sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
         sql.Identifier(stage),
         sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in stage_columns)))
-    names = ["_x" if f.name == "x" else "_y" if f.name == "y" else f.name for f in spec.fields]
-    conn.execute(sql.SQL("INSERT INTO {st} (_line, {names}) SELECT r._n + 1, {values} FROM {raw} r "
+    names = [STAGE_NAMES.get(f.name, f.name) for f in spec.fields]
+    conn.execute(sql.SQL("INSERT INTO {st} (_line, {names}) SELECT r._n + 1 + {off}, {values} FROM {raw} r "
                          "WHERE NOT EXISTS (SELECT 1 FROM {rb} b WHERE b._n = r._n)").format(
         st=sql.Identifier(stage), names=sql.SQL(", ").join(sql.Identifier(c) for c in names),
+        off=sql.Literal(line_offset),
         values=sql.SQL(", ").join(values), raw=sql.Identifier(raw), rb=sql.Identifier(raw + "_bad")))
     if spec.key:
-        keys = sql.SQL(", ").join(sql.Identifier(k) for k in spec.key)
-        dups = conn.execute(sql.SQL(
-            "DELETE FROM {st} s USING (SELECT _line, first_value(_line) OVER w AS first, "
-            " row_number() OVER w AS k FROM {st} WINDOW w AS (PARTITION BY {keys} ORDER BY _line)) d "
-            "WHERE d._line = s._line AND d.k > 1 RETURNING s._line, d.first, {shown}").format(
-            st=sql.Identifier(stage), keys=keys,
-            shown=sql.SQL(" || '/' || ").join(sql.SQL("s.{}::text").format(sql.Identifier(k)) for k in spec.key)
-        )).fetchall()
-        field = "+".join(columns[k] for k in spec.key)
-        rejections += [Rejection(f"ligne {line}", field, f"identifiant {key} déjà vu ligne {first}")
-                       for line, first, key in sorted(dups)]
+        rejections += duplicate_keys(conn, stage, spec, columns)
     conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(stage)))
-    return n, rejections
+    return n, rejections, skipped
+
+
+STAGE_NAMES = {"x": "_x", "y": "_y", "epsg": "_epsg"}
+
+
+def duplicate_keys(conn: psycopg.Connection, stage: str, spec: src.CsvSpec,
+                   columns: dict[str, str | None]) -> list[Rejection]:
+    """Delete the staged rows repeating a key seen on an earlier line (a key without any
+    value is not an identity: the line number stands for it)."""
+    keys = sql.SQL(", ").join(sql.Identifier(k) for k in spec.key)
+    present = sql.SQL(" OR ").join(sql.SQL("{} IS NOT NULL").format(sql.Identifier(k)) for k in spec.key)
+    dups = conn.execute(sql.SQL(
+        "DELETE FROM {st} s USING (SELECT _line, first_value(_line) OVER w AS first, "
+        " row_number() OVER w AS k FROM {st} WHERE {present} "
+        " WINDOW w AS (PARTITION BY {keys} ORDER BY _line)) d "
+        "WHERE d._line = s._line AND d.k > 1 RETURNING s._line, d.first, {shown}").format(
+        st=sql.Identifier(stage), keys=keys, present=present,
+        shown=sql.SQL(" || '/' || ").join(sql.SQL("s.{}::text").format(sql.Identifier(k)) for k in spec.key)
+    )).fetchall()
+    field = "+".join(columns[k] or k for k in spec.key)
+    return [Rejection(f"ligne {line}", field, f"identifiant {key} déjà vu ligne {first}")
+            for line, first, key in sorted(dups)]

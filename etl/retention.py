@@ -46,7 +46,7 @@ def purge(conn: psycopg.Connection, dry_run: bool = True,
             conn.execute(sql.SQL("DELETE FROM {} WHERE millesime < %s").format(ident), [limit])
     if not dry_run:
         conn.execute("DELETE FROM core.load WHERE millesime < %s AND source <> ALL(%s)",
-                     [limit, ["iris", "qpv", "epci"]])
+                     [limit, ["iris", "qpv", "epci", "communes"]])
     return out
 
 
@@ -54,9 +54,10 @@ def status(conn: psycopg.Connection) -> list[dict]:
     """One row per source and millésime: file, rows in the ledger and in the table now."""
     rows = conn.execute(
         "SELECT source, millesime, fichier, rows_read, rows_loaded, rows_rejected, fictif,"
-        " loaded_at FROM core.load ORDER BY source, millesime").fetchall()
+        " loaded_at, disposition, rows_outside, champs_absents FROM core.load"
+        " ORDER BY source, millesime").fetchall()
     out = []
-    for source, m, fichier, read, loaded, rejected, fictif, at in rows:
+    for source, m, fichier, read, loaded, rejected, fictif, at, disposition, outside, absent in rows:
         table = SOURCE_TABLES.get(source)
         present = None
         if table:
@@ -68,5 +69,6 @@ def status(conn: psycopg.Connection) -> list[dict]:
                 present = conn.execute(q).fetchone()[0]
         out.append(dict(source=source, millesime=m, fichier=fichier, rows_read=read,
                         rows_loaded=loaded, rows_rejected=rejected, fictif=fictif,
-                        loaded_at=at, rows_present=present))
+                        loaded_at=at, rows_present=present, disposition=disposition,
+                        rows_outside=outside, absent=list(absent or ())))
     return out

@@ -99,6 +99,51 @@ def code_insee(value: str) -> str:
 integer.sql = "integer"
 
 
+def padded(width: int, parse: Callable[[str], Any] = text) -> Callable[[str], Any]:
+    """An identifier of ``width`` digits: leading zeros a spreadsheet dropped are put back.
+
+    Only all-digit values shorter than ``width`` are padded (``1234`` -> ``01234`` for a
+    width of 5); other values are kept as they are (a dwelling id ``C0001`` stays itself).
+    """
+    def pad(value: str):
+        v = value.strip()
+        if re.fullmatch(r"[0-9]+\.0+", v):
+            v = v.split(".")[0]
+        if v.isdigit() and len(v) < width:
+            v = v.zfill(width)
+        return parse(v)
+
+    def twin(v, shown):
+        from psycopg import sql as _sql
+        t = _sql.SQL("regexp_replace({}, '^([0-9]+)\\.0+$', '\\1')").format(v)
+        return (_sql.SQL("false"),
+                _sql.SQL("CASE WHEN {t} ~ '^[0-9]+$' AND length({t}) < {w} THEN lpad({t}, {w}, '0') "
+                         "ELSE {t} END").format(t=t, w=_sql.Literal(width)),
+                _sql.SQL("''"))
+    pad.sql_twin = twin
+    pad.width = width
+    return pad
+
+
+def sentinel(parse: Callable[[str], Any], numbers) -> Callable[[str], Any]:
+    """``parse``, but the producer's "not applicable" numbers (RPLS rent ``9999``) give None."""
+    numbers = tuple(Decimal(str(n)) for n in numbers)
+
+    def check(value: str):
+        v = value.strip().replace(" ", "").replace(",", ".")
+        try:
+            if Decimal(v) in numbers:
+                return None
+        except InvalidOperation:
+            pass
+        return parse(value)
+    for attr in ("vector", "sql", "bounds", "non_negative"):
+        if hasattr(parse, attr):
+            setattr(check, attr, getattr(parse, attr))
+    check.sentinels = numbers
+    return check
+
+
 def year(value: str) -> int:
     v = integer(value)
     if not 1800 <= v <= 2100:
@@ -165,6 +210,10 @@ class ReadResult:
     rejections: list[Rejection] = field(default_factory=list)
     rows_read: int = 0
     encoding: str = "utf-8"
+    layout: Any = None                  # the etl.layouts.Layout detected, if any
+    rows_outside: int = 0               # rows skipped: outside the territory (national files)
+    absent: list[str] = field(default_factory=list)   # our fields the file does not have
+    notes: list[str] = field(default_factory=list)    # what the reader did (skipped rows…)
 
     @property
     def rejected_lines(self) -> set[int]:
@@ -172,10 +221,11 @@ class ReadResult:
 
 
 def decode(path: Path, raw: bytes, encoding: str | None) -> tuple[str, str]:
-    """Decode the file: declared encoding, else UTF-8, else CP1252 (RPLS, BPE, FINESS)."""
+    """Decode the file: declared encoding, else UTF-8 (with or without BOM), else CP1252,
+    else ISO-8859-1 (the five bytes CP1252 leaves undefined: a Latin-1 file)."""
     if raw.startswith(b"\xef\xbb\xbf"):
         raw, encoding = raw[3:], encoding or "utf-8"
-    candidates = [encoding] if encoding else ["utf-8", "cp1252"]
+    candidates = [encoding] if encoding else ["utf-8", "cp1252", "latin-1"]
     for enc in candidates:
         try:
             return raw.decode(enc), enc
@@ -241,8 +291,14 @@ def resolve_columns(path: Path, spec: CsvSpec, header: list[str]) -> dict[str, s
 
 
 def read_csv(path: Path, spec: CsvSpec, encoding: str | None = None,
-             text_data: str | None = None) -> ReadResult:
-    """Read and check every line; bad values become rejections, not exceptions."""
+             text_data: str | None = None, line_offset: int = 0,
+             skip: Callable[[list[str]], bool] | None = None) -> ReadResult:
+    """Read and check every line; bad values become rejections, not exceptions.
+
+    ``line_offset``: lines above the text (title lines, a workbook's rows), added to
+    every line number reported. ``skip(cells)``: lines of a national file outside the
+    territory, counted in ``rows_outside`` and never checked.
+    """
     path = Path(path)
     if text_data is None:
         if not path.exists():
@@ -281,13 +337,16 @@ def read_csv(path: Path, spec: CsvSpec, encoding: str | None = None,
     next(reader)
     width = len(header)
     for cells in reader:
-        line = reader.line_num
+        line = reader.line_num + line_offset
         if not cells or (len(cells) == 1 and not cells[0].strip()):
             continue
         result.rows_read += 1
         where = f"ligne {line}"
         if len(cells) != width:
             result.rejections.append(Rejection(where, None, f"{len(cells)} champs au lieu de {width}"))
+            continue
+        if skip is not None and skip(cells):
+            result.rows_outside += 1
             continue
         values = [line]
         bad = False
@@ -320,7 +379,9 @@ def read_csv(path: Path, spec: CsvSpec, encoding: str | None = None,
             continue
         if key_pos:
             key = tuple(values[1 + i] for i in key_pos)
-            if key in seen:
+            if all(k is None for k in key):
+                pass   # no identifier on this line: the line number stands for it
+            elif key in seen:
                 result.rejections.append(Rejection(
                     where, "+".join(columns[spec.fields[i].name] for i in key_pos),
                     f"identifiant {'/'.join(map(str, key))} déjà vu ligne {seen[key]}"))
@@ -328,5 +389,93 @@ def read_csv(path: Path, spec: CsvSpec, encoding: str | None = None,
             seen[key] = line
         result.rows.append(tuple(values))
     if result.rows_read == 0:
-        raise SourceFileError(path, [Rejection("ligne 2", None, "aucune ligne de données")])
+        raise SourceFileError(path, [Rejection(f"ligne {2 + line_offset}", None, "aucune ligne de données")])
     return result
+
+
+# -- layouts ---------------------------------------------------------------------------------
+def choose_delimiter(first_line: str, is_known: Callable[[str], bool]) -> str:
+    """The usual delimiter that finds the most known columns in the header line."""
+    def score(d: str) -> int:
+        try:
+            return sum(1 for h in next(csv.reader([first_line], delimiter=d)) if is_known(h.strip()))
+        except csv.Error:
+            return 0
+    return max(DELIMITERS, key=score)
+
+
+def known_columns(layouts) -> Callable[[str], bool]:
+    """Whether a header cell is a column of one of ``layouts`` (names and ``re:`` patterns)."""
+    from etl.layouts import match_column
+    names = {c for lay in layouts for cols in lay.columns.values() for c in cols} | {
+        c for lay in layouts for c in lay.signature}
+    plain = {c.upper() for c in names if not c.startswith("re:")}
+    patterns = [c for c in names if c.startswith("re:")]
+    return lambda h: h.strip().lstrip("\ufeff").upper() in plain or any(match_column(p, [h]) for p in patterns)
+
+
+def spec_for(spec: CsvSpec, detected) -> CsvSpec:
+    """``spec`` read through a detected layout: each field from the layout's column;
+    fields the file does not have are empty (None)."""
+    fields = []
+    for f in spec.fields:
+        col = detected.columns.get(f.name)
+        if col is None:
+            fields.append(Field(f.name, (), f.parse, f.sqltype, required=False, nullable=True))
+        else:
+            fields.append(Field(f.name, (col,), f.parse, f.sqltype, required=True, nullable=f.nullable))
+    return CsvSpec(spec.source, tuple(fields), spec.delimiter, spec.key, spec.header_skip)
+
+
+def outside_filter(header: list[str], column: str | None, territory: set[str] | None):
+    """``skip(cells)`` for :func:`read_csv`: a valid commune code that is not the territory's."""
+    if not column or not territory:
+        return None
+    i = header.index(column)
+
+    def skip(cells: list[str]) -> bool:
+        v = cells[i].strip()
+        if len(v) == 4 and v.isdigit():
+            v = "0" + v
+        return bool(CODE_INSEE.match(v)) and v not in territory
+    return skip
+
+
+def read_layout(path: Path, spec: CsvSpec, layouts, encoding: str | None = None,
+                table=None, prefer: tuple[str, ...] = (), territory: set[str] | None = None) -> ReadResult:
+    """Open the file as users get it (CSV, ZIP, XLSX), detect its layout, read every line.
+
+    ``territory``: the communes of the MEL; for a departmental, regional or national layout
+    the lines of other communes are skipped (counted) before any check."""
+    from etl.files import open_tabular
+    from etl.layouts import detect
+    is_known = known_columns(layouts)
+    table = table or open_tabular(Path(path), encoding, is_known, prefer)
+    first = table.data.split("\n", 1)[0].rstrip("\r")
+    delimiter = choose_delimiter(first, is_known)
+    header = [h.strip() for h in next(csv.reader([first], delimiter=delimiter))]
+    where = f"ligne {1 + table.line_offset} (en-tête)"
+    detected = detect(path, header, layouts, spec.source, where)
+    check_delimiter(path, delimiter, detected.layout, where)
+    skip = outside_filter(header, detected.columns.get("code_insee"), territory) \
+        if detected.layout.outside_skipped else None
+    result = read_csv(path, CsvSpec(spec.source, spec_for(spec, detected).fields, delimiter, spec.key),
+                      text_data=table.data, line_offset=table.line_offset, skip=skip)
+    result.encoding = table.encoding
+    result.layout = detected.layout
+    result.absent = [f.name for f in spec.fields if detected.columns.get(f.name) is None]
+    if table.origin:
+        result.notes.append(f"lu : {table.origin}")
+    if table.line_offset:
+        result.notes.append(f"{table.line_offset} ligne(s) de titre au-dessus de l'en-tête ignorée(s)")
+    return result
+
+
+def check_delimiter(path, delimiter: str, layout, where: str = "ligne 1") -> None:
+    if delimiter not in layout.delimiters:
+        expected = layout.delimiters[0]
+        raise SourceFileError(path, [Rejection(
+            where.replace(" (en-tête)", ""), None,
+            f"séparateur {DELIMITER_NAMES[delimiter]} ({delimiter!r}) au lieu de "
+            f"{DELIMITER_NAMES[expected]} ({expected!r}) (disposition « {layout.name} »)")],
+            hint="Enregistrez le fichier avec le séparateur du format publié.")

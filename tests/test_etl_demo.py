@@ -86,8 +86,10 @@ def test_proximity_computed_for_every_residence(demo_small):
 def test_generated_data_is_labelled_fictitious(demo_small):
     meta = json.loads((demo_small["dir"] / "metadata.json").read_text())
     assert meta["fictif"] is True and "FICTIVES" in meta["avertissement"]
-    rows = q(demo_small["dsn"], "SELECT DISTINCT fictif FROM core.load")
+    # every generated source is labelled; the communes are the real reference file (not fictitious)
+    rows = q(demo_small["dsn"], "SELECT DISTINCT fictif FROM core.load WHERE source <> 'communes'")
     assert rows == [(True,)]
+    assert q(demo_small["dsn"], "SELECT fictif FROM core.load WHERE source = 'communes'") in ([], [(False,)])
 
 
 def test_rpls_file_is_semicolon_cp1252(demo_small):

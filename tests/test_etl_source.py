@@ -22,7 +22,8 @@ values = st.one_of(
     st.sampled_from(["1", "0", "2", "13", "50", "PLAI", "pls", " 3 ", "3.0", "-2", "1e3", "12,5", "1 250,75",
                      "abc", "", " ", "A", "g", "H", "NC", "-", "1972", "1799", "2101", "01/2019", "2019-05",
                      "59350", "5935", "2A004", "59X50", "oui", "Non", "vrai", "C", "i", "E", "7", ".5", "5.",
-                     "+4", "0012"]),
+                     "+4", "0012", "9999", "9999,00", "9999.0", "HZ", "csz", "EPSG:2154", "2975", "individuel",
+                     "Étudiant", "PLA-I", "13.0", "HLM/O", "123456", "12345678901", "101", "593500101", "9"]),
     st.text(alphabet="0123456789,.- AaBbCcGgHhNnOoIiEe/", max_size=8))
 
 
@@ -84,16 +85,30 @@ def test_fast_path_and_line_reader_load_the_same_rows(territory, tmp_path):
     from etl.rpls import read_rpls
     fast = CORPUS / "rpls_valide.csv"
     assert read_rpls(fast, None)["fast"]
-    quoted = tmp_path / "rpls_guillemets.csv"   # quotes force the line-by-line reader
+    # Quoted strings (the DiDo exports) stay on the COPY path; a blank line forces the line reader;
+    # a quoted field over two lines is found after the COPY, which then gives way to the line reader.
+    quoted = tmp_path / "rpls_guillemets.csv"
     quoted.write_text(fast.read_text().replace("DES ÉCOLES", '"DES ÉCOLES"'))
-    assert not read_rpls(quoted, None)["fast"]
+    assert read_rpls(quoted, None)["fast"]
+    blank = tmp_path / "rpls_ligne_vide.csv"
+    lines = fast.read_text().splitlines()
+    blank.write_text("\n".join(lines[:2] + [""] + lines[2:]) + "\n")
+    assert not read_rpls(blank, None)["fast"]
+    multiline = tmp_path / "rpls_champ_sur_deux_lignes.csv"
+    multiline.write_text("\n".join([lines[0] + ";COMMENTAIRE"] + [l + ';"une note\nsur deux lignes"'
+                                                                    for l in lines[1:]]) + "\n")
     snapshot = ("SELECT logement_id, residence_id, code_insee, code_iris, nb_pieces, surface_hab, "
                 "annee_construction, financement, conventionne, loyer_principal, dpe_energie, statut "
                 "FROM core.logement WHERE millesime = %s ORDER BY 1")
-    load_rpls(territory, fast, 2023)
-    load_rpls(territory, quoted, 2024)
+    load_rpls(territory, fast, 2022)
+    load_rpls(territory, quoted, 2023)
+    load_rpls(territory, blank, 2024)
+    load_rpls(territory, multiline, 2025)
     with psycopg.connect(territory) as c:
-        assert c.execute(snapshot, [2023]).fetchall() == c.execute(snapshot, [2024]).fetchall()
+        reference = c.execute(snapshot, [2022]).fetchall()
+        assert len(reference) == 3
+        for m in (2023, 2024, 2025):
+            assert c.execute(snapshot, [m]).fetchall() == reference, m
 
 
 def test_delimiter_detected_when_the_format_allows_any(tmp_path):

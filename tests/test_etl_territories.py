@@ -37,17 +37,20 @@ def test_iris_shapefile_without_crs_needs_declaration(territory, tmp_path):
     assert abs(area - 1_000_000) < 1
 
 
-def test_iris_in_wgs84_reprojected_and_unknown_commune_rejected(territory, tmp_path):
-    g = gpd.GeoDataFrame({"CODE_IRIS": ["593500101", "750560101"], "NOM_IRIS": ["A", "B"],
-                          "INSEE_COM": ["59350", "75056"], "TYP_IRIS": ["H", "H"]},
-                         geometry=[box(3.05, 50.62, 3.07, 50.64), box(2.3, 48.8, 2.31, 48.81)], crs=4326)
+def test_iris_in_wgs84_reprojected_and_other_communes_skipped(territory, tmp_path):
+    """CONTOURS-IRIS is national: an IRIS of Paris is skipped and counted (issue 14), an IRIS
+    code that does not start with its commune is still a rejection."""
+    g = gpd.GeoDataFrame({"CODE_IRIS": ["593500101", "750560101", "593500102"], "NOM_IRIS": ["A", "B", "C"],
+                          "INSEE_COM": ["59350", "75056", "59009"], "TYP_IRIS": ["H", "H", "H"]},
+                         geometry=[box(3.05, 50.62, 3.07, 50.64), box(2.3, 48.8, 2.31, 48.81),
+                                   box(3.07, 50.62, 3.08, 50.63)], crs=4326)
     f = tmp_path / "iris.gpkg"
     g.to_file(f, engine="pyogrio")
     with pytest.raises(SourceFileError) as err:
         load_iris(territory, f, 2025)
-    assert "entité 2" in str(err.value) and "75056" in str(err.value)
+    assert "entité 3" in str(err.value) and "commune 59009 différente du début du code IRIS" in str(err.value)
     s = load_iris(territory, f, 2025, max_rejects=0.5)
-    assert s.rows_loaded == 1
+    assert (s.rows_loaded, s.rows_outside, s.rows_rejected) == (1, 1, 1)
     with psycopg.connect(territory) as conn:
         srid, x = conn.execute("SELECT ST_SRID(geom), ST_XMin(geom) FROM core.iris").fetchone()
     assert srid == 2154 and 690_000 < x < 710_000
@@ -61,7 +64,7 @@ def test_qpv_national_file_keeps_the_territory_and_finds_communes(territory, tmp
     f = tmp_path / "qp.geojson"
     g.to_crs(4326).to_file(f, engine="pyogrio")
     s = load_qpv(territory, f, 2024)
-    assert s.rows_loaded == 1 and any("hors du territoire" in w for w in s.warnings)
+    assert s.rows_loaded == 1 and s.rows_outside == 1 and "1 hors du territoire (ignorées)" in s.text()
     with psycopg.connect(territory) as conn:
         assert conn.execute("SELECT code_qpv, communes FROM core.qpv").fetchall() == [("QP059001", ["59350"])]
 
