@@ -1,107 +1,58 @@
-"""The differencing attack: what can an analyst derive from the published figures?
+"""The linear attack on one world: what can an analyst derive from the visible cells?
 
-Model. A figure is published for *aggregates* (a résidence, an IRIS, a QPV, a
-commune, the MEL; for attributions, a territory × 3-year window). Each
-aggregate is the sum of *units* (résidences; for attributions, cells
-commune × IRIS × QPV-part × year), so every visible aggregate is one linear
-equation over the unit values. An analyst with the exports and a spreadsheet
-can combine those equations freely.
+Every visible face is an equation over the world's unknowns. Units whose own
+figure is visible (a published résidence, in any millésime or theme linked to
+it) are known and substituted. Each visible total is then reduced by its
+visible parts at a finer scale (a commune minus its published IRIS), which
+gives the same row space with local equations: connected components stay small.
 
-Two kinds of leak are looked for (the convention's rules):
+Leaks looked for (each names the visible faces whose hiding would break it):
 
-* **exact disclosure** — a hidden aggregate (a hidden résidence, IRIS, …, a
-  single attribution year) whose value is a linear combination of published
-  figures. Found with linear algebra: the indicator vector of its unknown units
-  lies in the row space of the equations (SVD per connected component);
-* **small remainder** — a derivable sum of hidden units whose value is between
-  1 and threshold−1 (for each published total: total − its visible parts at each
-  finer scale; and the difference of two derived sums whose unit sets are
-  nested, which catches IRIS/QPV overlaps).
+* ``remainder`` — a total minus its published parts (at every finer scale), or
+  the difference of two derived sums whose unknowns are nested (IRIS against
+  QPV, one millésime or window against another), whose value lies between 1
+  and threshold − 1, or that isolates a single unknown;
+* ``exact`` — a hidden figure (or a never-published single year) whose unknowns'
+  sum lies in the row space of the equations: it is a linear combination of
+  published figures.
 
-Each leak names the published aggregates involved and the visible ones whose
-hiding would close it; the suppressor (``suppress.py``) uses that, the auditor
-(``audit.py``) prints it.
+The interval attack (non-negativity, linear programming) is in ``intervals.py``.
 """
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
+from scipy.sparse.linalg import lsqr
 
-Key = tuple  # (scale, code[, window]) of an aggregate
+from portail.secret.model import World
 
-
-@dataclass
-class Aggregate:
-    key: Key
-    scale: str
-    members: frozenset[int]      # unit indices
-    unit: int | None = None      # set when the aggregate is a single unit (résidence scale)
+EPS = 1e-6
+HIDDEN_TARGET, NEVER_TARGET = 1, 2
 
 
-@dataclass
-class Structure:
-    """Units and the aggregates published over them (no values)."""
-    n_units: int
-    aggregates: list[Aggregate]
-    # aggregate index -> {finer scale: [child aggregate indices]} for scales that partition it
-    nested: dict[int, dict[str, list[int]]] = field(default_factory=dict)
-    unit_aggregate: dict[int, int] = field(default_factory=dict)   # unit -> its own aggregate
-
-    @classmethod
-    def build(cls, n_units: int, aggregates: list[Aggregate]) -> "Structure":
-        s = cls(n_units, aggregates)
-        by_unit: dict[int, list[int]] = defaultdict(list)
-        for i, agg in enumerate(aggregates):
-            for u in agg.members:
-                by_unit[u].append(i)
-            if agg.unit is not None:
-                s.unit_aggregate[agg.unit] = i
-        for i, agg in enumerate(aggregates):
-            touched: dict[str, set[int]] = defaultdict(set)
-            for u in agg.members:
-                for j in by_unit[u]:
-                    if j != i and aggregates[j].scale != agg.scale:
-                        touched[aggregates[j].scale].add(j)
-            nested = {}
-            for scale, touched_children in touched.items():
-                # Children at this scale that lie inside the aggregate and tile it.
-                children = [j for j in touched_children if aggregates[j].members <= agg.members]
-                sizes = sum(len(aggregates[j].members) for j in children)
-                if children and sizes == len(agg.members) and \
-                        len(frozenset().union(*(aggregates[j].members for j in children))) == sizes \
-                        and any(len(aggregates[j].members) < len(agg.members) for j in children):
-                    nested[scale] = sorted(children, key=lambda j: aggregates[j].key)
-            s.nested[i] = nested
-        return s
+@dataclass(frozen=True)
+class Derivation:
+    """How a leak is derived: a coefficient per visible face (raw, unreduced equations)."""
+    faces: dict            # face index -> coefficient
 
 
 @dataclass(frozen=True)
 class Leak:
-    kind: str                    # "exact" | "remainder"
-    target: str                  # what is revealed, for people
-    value: float | None          # the revealed value (known to the analyst)
-    relation: str                # how it is derived, for people
-    fixes: tuple[int, ...]       # visible aggregates whose hiding would close it, best first
-
-
-@dataclass
-class Publication:
-    """What is visible: a value for each visible aggregate, None when hidden."""
-    structure: Structure
-    values: list[float | None]
-
-    def visible(self, i: int) -> bool:
-        return self.values[i] is not None
+    kind: str              # "remainder" | "exact" | "interval"
+    world: str
+    face: int | None       # the revealed face (exact, interval), None for a remainder
+    support: frozenset     # the unknowns involved
+    value: float | None    # what the analyst learns (never printed for people)
+    relation: str          # how, for people (face labels only, never values)
+    derivation: Derivation
 
 
 def _row_space(matrix: np.ndarray) -> np.ndarray:
-    """Orthonormal basis (rows) of the row space of a 0/1 matrix.
-
-    From the eigen-decomposition of the smaller Gram matrix: for these small
-    integer matrices it is exact enough and several times faster than an SVD.
-    """
+    """Orthonormal basis (rows) of the row space of a 0/1 matrix, from the smaller
+    Gram matrix: exact enough for these small integer matrices, faster than an SVD."""
     if matrix.size == 0:
         return np.zeros((0, matrix.shape[1]))
     if matrix.shape[0] <= matrix.shape[1]:
@@ -113,114 +64,152 @@ def _row_space(matrix: np.ndarray) -> np.ndarray:
     return v[:, keep].T
 
 
-def _describe(agg: Aggregate) -> str:
-    return " ".join(str(k) for k in agg.key)
+class WorldAttack:
+    """Everything derivable in one world from the visible faces."""
 
-
-class Attack:
-    """Everything derivable from one publication; ``leaks()`` lists what must not be."""
-
-    def __init__(self, pub: Publication, threshold: int, protect_units: bool = True):
-        self.pub = pub
-        self.s = pub.structure
+    def __init__(self, world: World, visible: list[bool], targets: list[bool],
+                 threshold: int, labels=None, space_cache: dict | None = None):
+        """``visible[f]``: face f's value is published. ``targets[f]``: 0 if face f
+        may be derivable; HIDDEN_TARGET for a hidden figure, which must never be;
+        NEVER_TARGET for a never-published aggregate (a single attribution year),
+        which must not be unless it is zero (« nothing in that year » is no secret)."""
+        self.w = world
+        self.visible = visible
+        self.targets = targets
         self.threshold = threshold
-        self.protect_units = protect_units  # units without an aggregate (cells) are protected too?
-        aggs = self.s.aggregates
-        # Units whose own value is published are known.
+        self.labels = labels or (lambda f: str(f))
+        self.space_cache = space_cache if space_cache is not None else {}
+        faces = world.faces
+        self._target_units = {next(iter(faces[f].members)) for f in range(len(faces))
+                              if targets[f] == HIDDEN_TARGET and len(faces[f].members) == 1}
+        # Known unknowns: a visible single-member face gives its variable's value.
         self.known: dict[int, float] = {}
-        for u, i in self.s.unit_aggregate.items():
-            if pub.visible(i):
-                self.known[u] = pub.values[i]
-        # Reduced equations: (aggregate, scale reduced by, unknown support, value).
-        # ``equations``: each visible total minus its visible parts at the nearest
-        # finer scale (same row space as the raw totals, but local: components
-        # stay small). ``remainders``: the same at every finer scale, checked only.
-        self.equations: list[tuple[int, str | None, frozenset[int], float]] = []
-        self.remainders: list[tuple[int, str | None, frozenset[int], float]] = []
-        for i, agg in enumerate(aggs):
-            if not pub.visible(i) or agg.unit is not None:
+        self.known_by: dict[int, list[int]] = defaultdict(list)   # var -> visible unit faces
+        for v, fs in world.unit_faces.items():
+            for f in fs:
+                if visible[f]:
+                    self.known[v] = faces[f].value
+                    self.known_by[v].append(f)
+        # A published zero: every unknown in it is zero (counts are never negative).
+        for f, face in enumerate(faces):
+            if visible[f] and abs(face.value) < EPS and len(face.members) > 1:
+                for v in face.members:
+                    self.known.setdefault(v, 0.0)
+                    self.known_by[v].append(f)
+        # Reduced equations (face, scale reduced by, unknown support, value).
+        self.equations: list[tuple[int, str | None, frozenset, float]] = []
+        self.remainders: list[tuple[int, str | None, frozenset, float]] = []
+        for f, face in enumerate(faces):
+            if not visible[f] or len(face.members) == 1:
                 continue
-            nested = self.s.nested.get(i, {})
-            # The primary reduction removes the most published units (then: fewest children).
+            nested = world.nested.get(f, {})
             ordered = sorted(nested.items(), key=lambda kv: (
-                -sum(len(aggs[j].members) for j in kv[1] if pub.visible(j)), len(kv[1]), kv[0]))
-            reductions = ordered or [(None, [])]
-            for rank, (scale, children) in enumerate(reductions):
-                eq = self._reduce(i, scale, children)
+                -sum(len(faces[g].members) for g in kv[1] if visible[g]), len(kv[1]), kv[0]))
+            for rank, (scale, children) in enumerate(ordered or [(None, [])]):
+                eq = self._reduce(f, scale, children)
                 (self.equations if rank == 0 else self.remainders).append(eq)
 
-    def _reduce(self, i: int, scale, children):
-        aggs, pub = self.s.aggregates, self.pub
-        support = set(aggs[i].members)
-        value = pub.values[i]
-        for j in children:
-            if pub.visible(j):
-                support -= aggs[j].members
-                value -= pub.values[j]
-        unknown = frozenset(u for u in support if u not in self.known)
-        value -= sum(self.known[u] for u in support if u in self.known)
-        return (i, scale, unknown, value)
+    def _reduce(self, f: int, scale, children):
+        faces, visible = self.w.faces, self.visible
+        support = set(faces[f].members)
+        value = faces[f].value
+        for g in children:
+            if visible[g]:
+                support -= faces[g].members
+                value -= faces[g].value
+        unknown = frozenset(v for v in support if v not in self.known)
+        value -= sum(self.known[v] for v in support if v in self.known)
+        return (f, scale, unknown, value)
 
-    # -- components and linear algebra ------------------------------------------------
+    # -- derivations -------------------------------------------------------------------
+    def _raw(self, coefs: dict[int, float], scales: dict[int, str | None]) -> Derivation:
+        """Reduced-equation coefficients -> raw coefficients per visible face."""
+        raw: dict[int, float] = defaultdict(float)
+        for f, y in coefs.items():
+            if abs(y) < 1e-9:
+                continue
+            raw[f] += y
+            scale = scales.get(f)
+            if scale is not None:
+                for g in self.w.nested[f][scale]:
+                    if self.visible[g]:
+                        raw[g] -= y
+        return Derivation({f: y for f, y in raw.items() if abs(y) > 1e-9})
+
+    def net_known(self, derivation: Derivation) -> dict[int, float]:
+        """Known variables the derivation uses, with their net coefficient."""
+        net: dict[int, float] = defaultdict(float)
+        for f, y in derivation.faces.items():
+            for v in self.w.faces[f].members:
+                if v in self.known:
+                    net[v] += y
+        return {v: y for v, y in net.items() if abs(y) > 1e-9}
+
+    # -- components and linear algebra ---------------------------------------------------
     def _components(self):
         parent: dict[int, int] = {}
 
         def find(x):
-            while parent.setdefault(x, x) != x:
-                parent[x] = parent[parent[x]]
-                x = parent[x]
-            return x
+            root = x
+            while parent.setdefault(root, root) != root:
+                root = parent[root]
+            while parent[x] != root:
+                parent[x], x = root, parent[x]
+            return root
 
         for _, _, support, _ in self.equations:
             it = iter(support)
             first = next(it, None)
             if first is None:
                 continue
-            find(first)
-            for u in it:
-                ra, rb = find(first), find(u)
+            ra = find(first)
+            for v in it:
+                rb = find(v)
                 if ra != rb:
-                    parent[ra] = rb
+                    parent[rb] = ra
         comps: dict[int, list[int]] = defaultdict(list)
-        for u in parent:
-            comps[find(u)].append(u)
-        return {root: sorted(units) for root, units in comps.items()}, find
+        for v in list(parent):
+            comps[find(v)].append(v)
+        return {root: sorted(vs) for root, vs in comps.items()}, find
 
-    def _rowspaces(self):
+    def _spaces(self):
+        if hasattr(self, "_cached"):
+            return self._cached
         comps, find = self._components()
-        rows: dict[int, list[frozenset[int]]] = defaultdict(list)
-        for _, _, support, _ in self.equations:
+        rows: dict[int, list[int]] = defaultdict(list)          # root -> equation numbers
+        for k, (_, _, support, _) in enumerate(self.equations):
             if support:
-                rows[find(next(iter(support)))].append(support)
+                rows[find(next(iter(support)))].append(k)
         spaces = {}
-        for root, units in comps.items():
-            index = {u: k for k, u in enumerate(units)}
-            matrix = np.zeros((len(rows[root]), len(units)))
-            for r, support in enumerate(rows[root]):
-                for u in support:
-                    matrix[r, index[u]] = 1.0
-            spaces[root] = (index, _row_space(matrix))
-        return spaces, find
-
-    def determinable(self, units: frozenset[int] | set[int]) -> bool:
-        """Is the sum over these units derivable from the published figures?"""
-        return self.determinable_many([units])[0]
+        for root, vs in comps.items():
+            supports = tuple(sorted(tuple(sorted(self.equations[k][2])) for k in rows[root]))
+            key = (tuple(vs), supports)
+            if key not in self.space_cache:
+                index = {v: n for n, v in enumerate(vs)}
+                matrix = np.zeros((len(rows[root]), len(vs)))
+                for r, k in enumerate(rows[root]):
+                    for v in self.equations[k][2]:
+                        matrix[r, index[v]] = 1.0
+                self.space_cache[key] = (index, _row_space(matrix))
+            spaces[root] = self.space_cache[key] + (rows[root], hash(key))
+        self._in_equations = {v for _, _, sup, _ in self.equations for v in sup}
+        self._cached = (spaces, find)
+        return self._cached
 
     def determinable_many(self, targets: list) -> list[bool]:
-        """``determinable`` for many unit sets at once (one projection per component)."""
-        spaces, find = self._cached_spaces()
+        """For each set of variables: is the sum of their values derivable?"""
+        spaces, find = self._spaces()
         result = [True] * len(targets)
-        # component -> [(target number, its unknown units in that component)]
         parts: dict[int, list[tuple[int, list[int]]]] = defaultdict(list)
-        for t, units in enumerate(targets):
+        for t, vs in enumerate(targets):
             by_comp: dict[int, list[int]] = defaultdict(list)
-            for u in units:
-                if u in self.known:
+            for v in vs:
+                if v in self.known:
                     continue
-                if u not in self._in_equations:
-                    result[t] = False  # appears in no equation: free
+                if v not in self._in_equations:
+                    result[t] = False       # in no equation: free
                     break
-                by_comp[find(u)].append(u)
+                by_comp[find(v)].append(v)
             else:
                 for root, part in by_comp.items():
                     parts[root].append((t, part))
@@ -228,117 +217,118 @@ class Attack:
             items = [(t, part) for t, part in items if result[t]]
             if not items:
                 continue
-            index, basis = spaces[root]
-            b = np.zeros((len(index), len(items)))
-            for col, (_, part) in enumerate(items):
-                b[[index[u] for u in part], col] = 1.0
-            residual = b - basis.T @ (basis @ b) if len(basis) else b
-            norms = np.linalg.norm(residual, axis=0)
-            for col, (t, part) in enumerate(items):
-                if norms[col] > 1e-7 * np.sqrt(len(part)):
+            index, basis, _, key = spaces[root]
+            # Components the previous rounds of the suppression already answered.
+            todo = []
+            for t, part in items:
+                known = self.space_cache.get(("det", key, tuple(sorted(part))))
+                if known is None:
+                    todo.append((t, part))
+                elif not known:
+                    result[t] = False
+            items = todo
+            if not items:
+                continue
+            # The sum over `part` is derivable iff its indicator b lies in the row space:
+            # |b|² − |basis·b|² = 0 (orthonormal basis). b is sparse: sum the columns.
+            for t, part in items:
+                if len(basis):
+                    proj = basis[:, [index[v] for v in part]].sum(axis=1)
+                    residual = len(part) - float(proj @ proj)
+                else:
+                    residual = float(len(part))
+                derivable = residual <= 1e-9 * len(part)
+                self.space_cache[("det", key, tuple(sorted(part)))] = derivable
+                if not derivable:
                     result[t] = False
         return result
 
-    def _cached_spaces(self):
-        if not hasattr(self, "_spaces"):
-            self._spaces = self._rowspaces()
-            self._in_equations = {u for _, _, sup, _ in self.equations for u in sup}
-        return self._spaces
+    def determinable(self, vs) -> bool:
+        return self.determinable_many([vs])[0]
 
-    # -- the leaks -----------------------------------------------------------------------
+    def derivation_of(self, vs) -> Derivation:
+        """A combination of the equations giving the sum over ``vs`` (which must be derivable)."""
+        spaces, find = self._spaces()
+        coefs: dict[int, float] = {}
+        scales: dict[int, str | None] = {}
+        by_comp: dict[int, list[int]] = defaultdict(list)
+        for v in vs:
+            if v not in self.known:
+                by_comp[find(v)].append(v)
+        for root, part in by_comp.items():
+            index, _, eq_numbers, _ = spaces[root]
+            rows, cols = [], []
+            for col, k in enumerate(eq_numbers):
+                for v in self.equations[k][2]:
+                    rows.append(index[v])
+                    cols.append(col)
+            matrix = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)),
+                                       shape=(len(index), len(eq_numbers)))
+            b = np.zeros(len(index))
+            b[[index[v] for v in part]] = 1.0
+            y = lsqr(matrix, b, atol=1e-12, btol=1e-12, iter_lim=20 * len(index) + 100)[0]
+            for col, k in enumerate(eq_numbers):
+                if abs(y[col]) > 1e-6:
+                    f, scale, _, _ = self.equations[k]
+                    coefs[f] = coefs.get(f, 0.0) + float(y[col])
+                    scales[f] = scale
+        return self._raw(coefs, scales)
+
+    def _isolated(self, support: frozenset, value: float) -> bool:
+        """A single unknown isolated: a leak unless it is a zero nobody hides."""
+        return len(support) == 1 and (abs(value) > EPS or next(iter(support)) in self._target_units)
+
+    # -- the leaks ---------------------------------------------------------------------------
     def leaks(self, remainders: bool = True, exact: bool = True) -> list[Leak]:
-        """The leaks: cheap remainder checks and/or the exact (linear algebra) ones."""
-        aggs, pub, t = self.s.aggregates, self.pub, self.threshold
         found: list[Leak] = []
-        seen_remainders: set[frozenset[int]] = set()
-
-        def fixes_for(i: int, scale: str | None) -> tuple[int, ...]:
-            """Visible parts of aggregate i (children at `scale`, else known units), smallest first."""
-            cands = []
-            if scale is not None:
-                cands = [j for j in self.s.nested[i][scale] if pub.visible(j)]
-            if not cands:
-                cands = [self.s.unit_aggregate[u] for u in aggs[i].members
-                         if u in self.known and u in self.s.unit_aggregate]
-            cands.sort(key=lambda j: (pub.values[j], aggs[j].key))
-            return tuple(cands) + (i,)
-
-        # Small remainders: total minus its visible parts, at each finer scale.
-        for i, scale, support, value in (self.equations + self.remainders if remainders else []):
-            if not support or support in seen_remainders:
-                continue
-            rounded = round(value, 6)
-            if 0 < rounded < t or (len(support) == 1 and self._protected_unit(next(iter(support)))):
-                seen_remainders.add(support)
-                how = f"{_describe(aggs[i])} − parties publiées" + (f" ({scale})" if scale else "")
-                found.append(Leak("remainder", f"{len(support)} unité(s) masquée(s)", rounded,
-                                  how, fixes_for(i, scale)))
-        # Nested differences of two derived sums (IRIS against QPV, windows…).
-        by_unit: dict[int, list[int]] = defaultdict(list)
-        for k, (_, _, support, _) in enumerate(self.equations):
-            for u in support:
-                by_unit[u].append(k)
-        for k, (i, sc, sup, val) in enumerate(self.equations if remainders else []):
-            if not sup:
-                continue
-            neighbours = set()
-            for u in sup:
-                neighbours.update(by_unit[u])
-            for m in neighbours:
-                j, sc2, sup2, val2 = self.equations[m]
-                if m == k or not (sup2 < sup):
+        t = self.threshold
+        seen: set[frozenset] = set()
+        name = self.w.name
+        if remainders:
+            for f, scale, support, value in self.equations + self.remainders:
+                if not support or support in seen or not self.w.faces[f].counted:
                     continue
-                diff = sup - sup2
-                if diff in seen_remainders:
+                rounded = round(value, 6)
+                if 0 < rounded < t or self._isolated(support, rounded):
+                    seen.add(support)
+                    how = f"{self.labels(f)} − parties publiées" + (f" ({scale})" if scale else "")
+                    found.append(Leak("remainder", name, None, support, rounded, how,
+                                      self._raw({f: 1.0}, {f: scale})))
+            by_var: dict[int, list[int]] = defaultdict(list)
+            for k, (_, _, support, _) in enumerate(self.equations):
+                for v in support:
+                    by_var[v].append(k)
+            for k, (f, sc, sup, val) in enumerate(self.equations):
+                if not sup:
                     continue
-                d = round(val - val2, 6)
-                if 0 < d < t or (len(diff) == 1 and self._protected_unit(next(iter(diff)))):
-                    seen_remainders.add(diff)
-                    found.append(Leak("remainder", f"{len(diff)} unité(s) masquée(s)", d,
-                                      f"({_describe(aggs[i])}) − ({_describe(aggs[j])})",
-                                      fixes_for(j, sc2) + fixes_for(i, sc)))
-        # Exact disclosure of a hidden aggregate.
-        hidden = [h for h, agg in enumerate(aggs)
-                  if exact and not pub.visible(h) and agg.members]
-        for h, disclosed in zip(hidden, self.determinable_many([aggs[h].members for h in hidden])):
-            if disclosed:
-                found.append(Leak("exact", _describe(aggs[h]), None,
-                                  "combinaison linéaire des chiffres publiés",
-                                  self._fixes_for_hidden(h)))
+                neighbours = set()
+                for v in sup:
+                    neighbours.update(by_var[v])
+                for m in sorted(neighbours):
+                    g, sc2, sup2, val2 = self.equations[m]
+                    if m == k or not sup2 < sup or not (
+                            self.w.faces[f].counted or self.w.faces[g].counted):
+                        continue
+                    diff = sup - sup2
+                    if diff in seen:
+                        continue
+                    d = round(val - val2, 6)
+                    if 0 < d < t or self._isolated(diff, d):
+                        seen.add(diff)
+                        found.append(Leak(
+                            "remainder", name, None, diff, d,
+                            f"({self.labels(f)}) − ({self.labels(g)})",
+                            self._raw({f: 1.0, g: -1.0}, {f: sc, g: sc2})))
+        if exact:
+            hidden = [f for f, face in enumerate(self.w.faces)
+                      if self.targets[f] and face.members]
+            for f, disclosed in zip(hidden, self.determinable_many(
+                    [self.w.faces[f].members for f in hidden])):
+                if disclosed and self.targets[f] == NEVER_TARGET and \
+                        abs(self.w.faces[f].value) < EPS:
+                    continue
+                if disclosed:
+                    found.append(Leak("exact", name, f, self.w.faces[f].members, None,
+                                      "combinaison linéaire des chiffres publiés",
+                                      self.derivation_of(self.w.faces[f].members)))
         return found
-
-    def _protected_unit(self, u: int) -> bool:
-        # A single hidden unit must never be revealed: a résidence, or a cell when asked.
-        return u in self.s.unit_aggregate or self.protect_units
-
-    def _fixes_for_hidden(self, h: int) -> tuple[int, ...]:
-        """Visible parts next to the hidden units of h, from the most local total out
-        (smallest first within each), then the totals themselves."""
-        aggs, pub = self.s.aggregates, self.pub
-        members = aggs[h].members
-        order = (lambda j: (pub.values[j], aggs[j].key))
-        fixes: list[int] = sorted((self.s.unit_aggregate[u] for u in members
-                                   if u in self.known and u in self.s.unit_aggregate), key=order)
-        # Its published siblings in the tilings of published totals come first: hiding
-        # one breaks "total − siblings" (a commune's part inside QPV against outside).
-        for i, agg in enumerate(aggs):
-            if not pub.visible(i) or not members <= agg.members:
-                continue
-            for children in self.s.nested.get(i, {}).values():
-                if h in children:
-                    fixes += sorted((j for j in children if j != h and pub.visible(j)
-                                     and j not in fixes), key=order)
-        touching = sorted({(i, scale) for i, scale, sup, _ in self.equations + self.remainders
-                           if sup & members or aggs[i].members & members},
-                          key=lambda e: (len(aggs[e[0]].members), aggs[e[0]].key, e[1] or ""))
-        seen = set(fixes)
-        fixes = list(dict.fromkeys(fixes))
-        for i, scale in touching[:3]:  # the most local totals are the ones worth breaking
-            parts = [j for j in self.s.nested[i][scale] if pub.visible(j)] if scale else []
-            parts += [self.s.unit_aggregate[u] for u in aggs[i].members
-                      if u in self.known and u in self.s.unit_aggregate]
-            for j in sorted(set(parts) - seen, key=order):
-                fixes.append(j)
-                seen.add(j)
-        totals = sorted({i for i, _ in touching}, key=lambda i: (len(aggs[i].members), aggs[i].key))
-        return tuple(fixes) + tuple(i for i in totals if i not in fixes)

@@ -1,16 +1,25 @@
 """The secrecy auditor: attack the published data the way an analyst would.
 
-Values are read from the diffusion views **as the service role** — exactly what
-partners see through the API and the exports. Only the structure (which
-résidence lies in which IRIS, QPV and commune; which attribution cells exist)
-comes from core, so that the attack is at least as strong as a real one.
+Figures are read from the diffusion views — exactly what partners see through
+the API, the map, the sheets and the exports. Only the structure (which
+résidence lies in which IRIS, QPV and commune in each millésime, which
+allocation cells exist, which figures are equal from one year or theme to the
+next) comes from core, so that the attack is at least as strong as a real one.
 
-Checks, for every theme, millésime and scale:
-1. threshold: no published base between 1 and threshold−1;
-2. blanks: a row whose status is not P shows no figure at all;
-3. differencing: the linear attack of ``attack.py`` (exact disclosure of any
-   hidden figure or single attribution year; totals minus published parts,
-   nested differences between IRIS/QPV/communes and between 3-year windows).
+Checks, over the whole publication at once (every millésime, window and theme):
+
+1. threshold: no published base between 1 and threshold − 1;
+2. blanks: a field group whose status is not P shows no figure;
+3. differencing: small remainders and exact disclosure (``attack.py``), across
+   scales, themes and millésimes, single attribution years included;
+4. intervals: every hidden figure's feasible interval is at least threshold − 1
+   wide (``intervals.py``);
+5. dominance: no published allocation figure that could be pinned on one résidence;
+6. the neighbourhood diagnosis: no count under the threshold, the social/private
+   split hidden together and wherever the occupation is hidden.
+
+An offence names the layer, the territory and the millésime, and how it leaks;
+never a value (it may be a figure under the threshold).
 """
 from __future__ import annotations
 
@@ -19,24 +28,38 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from portail.secret.attack import Attack, Publication
-from portail.secret.territory import Unit, attribution_problem, residence_problem
+from portail.secret.model import ALLOCATIONS, DWELLINGS, EMPTY, NEVER, OCCUPIED, PUBLISHED
+from portail.secret.rules import SecretRules
+from portail.secret.statuses import build_problem
+from portail.secret.suppress import attacks, interval_leaks
 
 SCALES = ("iris", "qpv", "commune", "mel")
-# Per theme: the view prefix, the base column, the status column.
-RESIDENCE_THEMES = {
-    "parc": ("parc", "nb_logements", "statut_secret"),
-    "quittance": ("parc", "nb_quittances", "statut_quittance"),
-    "occupation": ("occupation", "nb_menages", "statut_secret"),
+NOT_FIGURES = {"id", "residence_id", "millesime", "code", "nom", "code_insee", "code_iris",
+               "code_qpv", "bailleur", "adresse", "annee_construction",
+               "echelle_territoire", "periode", "geom", "geom_4326", "debut"}
+GROUPS = {
+    "statut_quittance": {"nb_quittances", "quittance_moyenne", "charges_moyennes",
+                         "nb_quittance_inf_400", "nb_quittance_400_550",
+                         "nb_quittance_550_700", "nb_quittance_sup_700"},
+    "statut_qpv": {"nb_hors_qpv", "nb_q1_hors_qpv", "part_q1_hors_qpv", "nb_en_qpv",
+                   "nb_q2_q4_en_qpv", "part_q2_q4_en_qpv"},
 }
-NOT_FIGURES = {"id", "residence_id", "millesime", "code", "nom", "code_insee",
-               "echelle_territoire", "periode", "geom", "geom_4326"}
+# Views of the résidence themes: prefix -> (theme, status column, base column, world columns)
+RESIDENCE_VIEWS = {
+    ("parc", "parc"): ("statut_secret", "nb_logements"),
+    ("parc", "quittance"): ("statut_quittance", "nb_quittances"),
+    ("occupation", "occupation"): ("statut_secret", "nb_menages"),
+}
+DIAGNOSTIC_COUNTS = ("population", "nb_menages", "menages_parc_social", "menages_parc_prive",
+                     "menages_pauvres", "menages_monoparentaux", "actifs", "chomeurs",
+                     "pop_15_plus", "sans_diplome", "allocataires_caf",
+                     "allocataires_caf_bas_revenus")
 
 
 @dataclass
 class Offence:
     theme: str
-    millesime: int
+    millesime: int | str
     what: str
     how: str
 
@@ -47,115 +70,180 @@ class Offence:
 @dataclass
 class AuditReport:
     offences: list[Offence] = field(default_factory=list)
-    checked: int = 0    # published aggregates examined
+    checked: int = 0    # published cells examined
 
     @property
     def ok(self) -> bool:
         return not self.offences
 
 
-def _view_rows(service, view: str, key: str, millesime: int) -> list[dict]:
-    cur = service.cursor(row_factory=psycopg.rows.dict_row)
-    return cur.execute(sql.SQL("SELECT * FROM {} WHERE millesime = %s").format(
-        sql.Identifier("diffusion", view)), [millesime]).fetchall()
+def _rows(conn, view: str) -> list[dict]:
+    cur = conn.cursor(row_factory=psycopg.rows.dict_row)
+    return cur.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier("diffusion", view))
+                       ).fetchall()
 
 
-def _check_rows(report: AuditReport, theme: str, millesime: int, view: str, rows: list[dict],
-                base: str, status_col: str, seuil: int, key: str) -> None:
-    status_groups = {"statut_secret": None, "statut_quittance": {
-        "nb_quittances", "quittance_moyenne", "charges_moyennes", "nb_quittance_inf_400",
-        "nb_quittance_400_550", "nb_quittance_550_700", "nb_quittance_sup_700"},
-        "statut_qpv": {"nb_hors_qpv", "nb_q1_hors_qpv", "part_q1_hors_qpv", "nb_en_qpv",
-                       "nb_q2_q4_en_qpv", "part_q2_q4_en_qpv"}}
-    for row in rows:
-        value = row.get(base)
-        report.checked += 1
-        if value is not None and 0 < value < seuil:
-            report.offences.append(Offence(theme, millesime, f"{view} {row[key]}",
-                                           f"{base} publié sous le seuil de {seuil}"))
-        if row.get(status_col) in (None, "P", "Z"):
-            continue
-        group = status_groups.get(status_col)
-        columns = group if group is not None else \
-            {c for c in row if c not in NOT_FIGURES and not c.startswith("statut")} \
-            - status_groups["statut_quittance"] - status_groups["statut_qpv"]
-        shown = sorted(c for c in columns if row.get(c) is not None)
-        if shown:
-            report.offences.append(Offence(
-                theme, millesime, f"{view} {row[key]}",
-                f"statut {row.get(status_col)} mais chiffres affichés : {', '.join(shown[:6])}"))
+def _check_group(report: AuditReport, theme, millesime, where: str, row: dict, status_col: str,
+                 base: str, seuil: int) -> None:
+    report.checked += 1
+    value = row.get(base)
+    if value is not None and 0 < value < seuil:
+        report.offences.append(Offence(theme, millesime, where,
+                                       f"{base} publié sous le seuil de {seuil}"))
+    if row.get(status_col) in (None, "P", "Z"):
+        return
+    columns = GROUPS.get(status_col) or (
+        {c for c in row if c not in NOT_FIGURES and not c.startswith("statut")}
+        - GROUPS["statut_quittance"] - GROUPS["statut_qpv"])
+    shown = sorted(c for c in columns if row.get(c) is not None)
+    if shown:
+        report.offences.append(Offence(
+            theme, millesime, where,
+            f"{status_col} masqué mais chiffres affichés : {', '.join(shown[:6])}"))
 
 
-def audit(owner_dsn: str, service_dsn: str) -> AuditReport:
+def published_statuses(conn, problem, rules: SecretRules, report: AuditReport):
+    """Per cell of the problem: (status as partners see it, {world: published value})."""
+    index = problem.index()
+    status = [NEVER if not cell.published else None for cell in problem.cells]
+    values: list[dict] = [{} for _ in problem.cells]
+
+    def record(key, public_status, world_values):
+        c = index.get(key)
+        if c is None:
+            if public_status == "P" and any(v for v in world_values.values()):
+                report.offences.append(Offence(key[0], key[1], f"{key[2]} {key[3]}",
+                                               "chiffre publié sans cellule connue du secret"))
+            return
+        status[c] = PUBLISHED if public_status == "P" else EMPTY if public_status == "Z" else "S"
+        if status[c] in (PUBLISHED, EMPTY):
+            values[c] = world_values
+
+    for view_prefix in ("parc", "occupation"):
+        for scale in ("residence",) + SCALES:
+            view = f"{view_prefix}_{scale}"
+            key_col = "residence_id" if scale == "residence" else "code"
+            for row in _rows(conn, view):
+                m = row["millesime"]
+                where = f"{view} {row[key_col]}"
+                for (prefix, theme), (status_col, base) in RESIDENCE_VIEWS.items():
+                    if prefix != view_prefix:
+                        continue
+                    _check_group(report, theme, m, where, row, status_col, base, rules.seuil)
+                    if theme == "parc":
+                        x = row["nb_logements"]
+                        vac = row.get("nb_vacants")
+                        wv = {DWELLINGS: x, OCCUPIED: None if x is None or vac is None
+                              else x - vac} if x is not None else {}
+                    elif theme == "quittance":
+                        wv = {DWELLINGS: row["nb_quittances"]}
+                    else:
+                        wv = {OCCUPIED: row["nb_menages"]}
+                    record((theme, str(m), scale, row[key_col]), row[status_col],
+                           {w: float(v) for w, v in wv.items() if v is not None})
+    for scale in SCALES:
+        view = f"attributions_{scale}"
+        for row in _rows(conn, view):
+            m, period = row["millesime"], row["periode"]
+            where = f"{view} {row['code']}"
+            _check_group(report, "attributions", m, where, row, "statut_secret",
+                         "nb_attributions", rules.seuil)
+            v = row["nb_attributions"]
+            record(("attributions", period, scale, row["code"]), row["statut_secret"],
+                   {} if v is None else {ALLOCATIONS: float(v)})
+            if scale in ("commune", "mel"):
+                for part, col in (("en-qpv", "nb_en_qpv"), ("hors-qpv", "nb_hors_qpv")):
+                    _check_group(report, "attributions", m, where, row, "statut_qpv", col,
+                                 rules.seuil)
+                    v = row[col]
+                    public = row["statut_qpv"] if v is None or v > 0 else "Z"
+                    record(("attributions", period, f"{scale}-{part}", row["code"]), public,
+                           {} if v is None else {ALLOCATIONS: float(v)})
+    return status, values
+
+
+def audit_connection(core, service, rules: SecretRules | None = None,
+                     intervals: bool = True) -> AuditReport:
+    """Audit with ``core`` (owner: the structure) and ``service`` (the views partners read).
+    Both may be the same connection (the publication audits its uncommitted candidate)."""
     report = AuditReport()
-    with psycopg.connect(owner_dsn) as core, psycopg.connect(service_dsn) as service:
-        seuil, fenetre = core.execute(
-            "SELECT seuil, fenetre_attributions FROM core.parametre_secret").fetchone()
-        millesimes = [m for (m,) in core.execute(
-            "SELECT DISTINCT millesime FROM core.residence ORDER BY 1")]
-        for theme, (prefix, base, status_col) in RESIDENCE_THEMES.items():
-            table = {"parc": None, "quittance": "loyer_charges",
-                     "occupation": "occupation"}[theme]
-            for m in millesimes:
-                join = sql.SQL("") if table is None else sql.SQL(
-                    "JOIN {} v USING (millesime, residence_id)").format(sql.Identifier("core", table))
-                units = [Unit(rid, iris, insee, qpv, 0.0) for rid, iris, insee, qpv in core.execute(
-                    sql.SQL("SELECT r.residence_id, r.code_iris, r.code_insee, r.code_qpv "
-                            "FROM core.residence r {} WHERE r.millesime = %s ORDER BY 1"
-                            ).format(join), [m])]
-                if not units:
+    rules = rules or SecretRules.read(core)
+    problem, _ = build_problem(core, rules)
+    status, values = published_statuses(service, problem, rules, report)
+    for c, cell in enumerate(problem.cells):
+        if status[c] is None:
+            status[c] = "S"   # a cell the views do not show at all counts as hidden
+    # The attack sees the published values only.
+    for w in problem.worlds:
+        for face in w.faces:
+            if status[face.cell] in (PUBLISHED, EMPTY):
+                published = values[face.cell].get(w.name)
+                if published is None:
+                    published = 0.0 if status[face.cell] == EMPTY else None
+                if published is None:
+                    report.offences.append(Offence(
+                        problem.cells[face.cell].theme, problem.cells[face.cell].period,
+                        problem.cells[face.cell].label(), "statut P sans chiffre"))
                     continue
-                structure, _ = residence_problem(units)
-                published: dict[tuple, float | None] = {}
-                rows = _view_rows(service, f"{prefix}_residence", "residence_id", m)
-                _check_rows(report, theme, m, f"{prefix}_residence", rows, base, status_col,
-                            seuil, "residence_id")
-                for row in rows:
-                    published[("residence", row["residence_id"])] = row[base]
-                for scale in SCALES:
-                    rows = _view_rows(service, f"{prefix}_{scale}", "code", m)
-                    _check_rows(report, theme, m, f"{prefix}_{scale}", rows, base, status_col,
-                                seuil, "code")
-                    for row in rows:
-                        published[(scale, row["code"])] = row[base]
-                values = [None if published.get(a.key) is None else float(published[a.key])
-                          for a in structure.aggregates]
-                _attack(report, theme, m, structure, values, seuil)
-
-        cells = [Unit(f"{a}-{i}-{q or ''}", i, c, q, 0.0, annee=a) for a, c, i, q in core.execute(
-            "SELECT annee, code_insee, code_iris, code_qpv FROM core.attribution "
-            "ORDER BY annee, code_insee, code_iris, code_qpv NULLS FIRST")]
-        windows = [m for (m,) in service.execute(
-            "SELECT DISTINCT millesime FROM diffusion.attributions_mel ORDER BY 1")]
-        if cells and windows:
-            structure, _, _ = attribution_problem(cells, windows, fenetre)
-            published = {}
-            for scale in SCALES:
-                for m in windows:
-                    rows = _view_rows(service, f"attributions_{scale}", "code", m)
-                    _check_rows(report, "attributions", m, f"attributions_{scale}", rows,
-                                "nb_attributions", "statut_secret", seuil, "code")
-                    if scale in ("commune", "mel"):
-                        _check_rows(report, "attributions", m, f"attributions_{scale}", rows,
-                                    "nb_hors_qpv", "statut_qpv", seuil, "code")
-                        _check_rows(report, "attributions", m, f"attributions_{scale}", rows,
-                                    "nb_en_qpv", "statut_qpv", seuil, "code")
-                    for row in rows:
-                        period = f"{m - fenetre + 1}-{m}"
-                        published[(scale, row["code"], period)] = row["nb_attributions"]
-                        if scale in ("commune", "mel"):
-                            published[(f"{scale}-hors-qpv", row["code"], period)] = row["nb_hors_qpv"]
-                            published[(f"{scale}-en-qpv", row["code"], period)] = row["nb_en_qpv"]
-            values = [None if published.get(a.key) is None else float(published[a.key])
-                      for a in structure.aggregates]
-            _attack(report, "attributions", windows[-1], structure, values, seuil)
+                if abs(published - face.value) > 1e-6:
+                    report.offences.append(Offence(
+                        problem.cells[face.cell].theme, problem.cells[face.cell].period,
+                        problem.cells[face.cell].label(),
+                        "chiffre publié différent de celui calculé à partir des données"))
+                face.value = published
+    _dominance(report, problem, status)
+    atts = attacks(problem, status, rules.seuil)
+    leaks = [lk for a in atts.values() for lk in a.leaks()]
+    if intervals:
+        leaks += interval_leaks(problem, status, atts)
+    for leak in leaks:
+        cells = problem.cells
+        if leak.face is not None:
+            cell = cells[problem.worlds_by_name[leak.world].faces[leak.face].cell]
+            what, theme, period = cell.label(), cell.theme, cell.period
+        else:
+            what, theme, period = f"{len(leak.support)} inconnue(s) ({leak.world})", \
+                leak.world, "-"
+        verb = {"exact": "révélé par", "remainder": "reste", "interval": "borné :"}[leak.kind]
+        report.offences.append(Offence(theme, period, what, f"{verb} {leak.relation}"))
+    _diagnostic(report, service, rules)
     return report
 
 
-def _attack(report: AuditReport, theme: str, millesime: int, structure, values, seuil) -> None:
-    # The report names what leaks and how, never the value itself: it may be a
-    # figure under the threshold, which must not reach a terminal or a log either.
-    for leak in Attack(Publication(structure, values), seuil).leaks():
-        report.offences.append(Offence(theme, millesime, leak.target,
-                                       f"{'révélé par' if leak.kind == 'exact' else 'reste'} "
-                                       f"{leak.relation}"))
+def _dominance(report: AuditReport, problem, status) -> None:
+    for c, cell in enumerate(problem.cells):
+        if cell.primary == "D" and status[c] == PUBLISHED:
+            report.offences.append(Offence(
+                cell.theme, cell.period, cell.label(),
+                "attributions publiées sur un territoire où elles désignent une résidence"))
+
+
+def _diagnostic(report: AuditReport, service, rules: SecretRules) -> None:
+    for row in _rows(service, "diagnostic_quartiers"):
+        report.checked += 1
+        where = f"diagnostic_quartiers {row['niveau']} {row['code']}"
+        small = [c for c in DIAGNOSTIC_COUNTS
+                 if row[c] is not None and 0 < row[c] < rules.seuil]
+        if small:
+            report.offences.append(Offence("diagnostic", row["millesime"], where,
+                                           f"compte(s) sous le seuil : {', '.join(small)}"))
+        if (row["menages_parc_social"] is None) != (row["menages_parc_prive"] is None):
+            report.offences.append(Offence("diagnostic", row["millesime"], where,
+                                           "parc social / privé : l'un donne l'autre"))
+    hidden_occupation = {(m, code) for m, code in service.execute(
+        "SELECT millesime, code FROM diffusion.occupation_iris WHERE statut_secret = 'S' "
+        "UNION ALL SELECT millesime, code FROM diffusion.occupation_qpv "
+        "WHERE statut_secret = 'S'").fetchall()}
+    for m, niveau, code in service.execute(
+            "SELECT millesime, niveau, code FROM diffusion.diagnostic_quartiers "
+            "WHERE menages_parc_social IS NOT NULL").fetchall():
+        if (m, code) in hidden_occupation:
+            report.offences.append(Offence(
+                "diagnostic", m, f"diagnostic_quartiers {niveau} {code}",
+                "ménages du parc social publiés là où l'occupation est masquée"))
+
+
+def audit(owner_dsn: str, service_dsn: str, intervals: bool = True) -> AuditReport:
+    """The standalone audit: the structure as owner, the figures as the service role."""
+    with psycopg.connect(owner_dsn) as core, psycopg.connect(service_dsn) as service:
+        return audit_connection(core, service, intervals=intervals)
