@@ -73,10 +73,12 @@ class IntervalAttack:
         self.true_values = true_values
         self.min_width = attack.threshold - 1
         self.cache = cache if cache is not None else {}   # programs already solved
-        # A hidden résidence is at least 1 (zeros are published): a bound on its variable.
+        # A hidden figure is at least 1 (zeros are published): a bound on its variable.
+        # Except the figures of a résidence under the threshold, hidden even when zero;
+        # the bound is kept where the true value is not zero — a stronger attacker.
         self.lower: dict[int, float] = {}
         for f, face in enumerate(self.w.faces):
-            if hidden[f] and len(face.members) == 1:
+            if hidden[f] and len(face.members) == 1 and face.value >= 1:
                 v = next(iter(face.members))
                 if v not in attack.known:
                     self.lower[v] = 1.0
@@ -135,7 +137,7 @@ class IntervalAttack:
         # A hidden total is at least 1 too, which a hidden résidence inside it already
         # implies (most cases).
         for f, face in enumerate(w.faces):
-            if self.hidden[f] and len(face.members) > 1:
+            if self.hidden[f] and len(face.members) > 1 and face.value >= 1:
                 unknown = sorted(v for v in face.members if v not in a.known)
                 need = 1.0 - sum(a.known[v] for v in face.members if v in a.known)
                 if unknown and need > EPS and not any(v in self.lower for v in unknown):

@@ -121,12 +121,12 @@ def suppress(problem: Problem, threshold: int, companions: dict[int, list[int]] 
     status = [NEVER if not cell.published else EMPTY if cell.base == 0 else PUBLISHED
               for cell in cells]
 
-    def hide(c: int, code: str) -> list[int]:
+    def hide(c: int, code: str, zeros: bool = False) -> list[int]:
         done, todo = [], [c]
         while todo:
             x = todo.pop()
             for y in problem.twins[x]:
-                if status[y] == PUBLISHED:
+                if status[y] == PUBLISHED or zeros and status[y] == EMPTY:
                     status[y] = code
                     done.append(y)
                     todo += companions.get(y, [])
@@ -135,10 +135,12 @@ def suppress(problem: Problem, threshold: int, companions: dict[int, list[int]] 
     for c, cell in enumerate(cells):
         if status[c] == PUBLISHED and (cell.primary or cell.base < threshold):
             hide(c, cell.primary or THRESHOLD)
-    for c, cell in enumerate(cells):   # companions of a primary cell are primary too
+    # A résidence under the threshold shows nothing in any theme, not even a zero
+    # (« no household » is data about it too).
+    for c, cell in enumerate(cells):
         if status[c] in (THRESHOLD, DOMINANCE):
             for d in companions.get(c, []):
-                hide(d, THRESHOLD)
+                hide(d, THRESHOLD, zeros=True)
 
     caches: dict = {}
     result = Suppression(status)
