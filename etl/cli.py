@@ -83,6 +83,29 @@ def etl_purge(dry_run):
         click.echo(f"{verb} : {table} {m} ({n} lignes)")
 
 
+@etl.command("publish")
+def etl_publish():
+    """Republie tout : recalcule le secret statistique, audite, puis met en ligne.
+
+    À lancer après une mise à jour du logiciel qui change les règles du secret ou les
+    vues publiées. Rien ne change pour les partenaires si l'audit trouve une fuite."""
+    import time
+
+    from etl.publish import last_times, publish
+    from portail.db import connect
+    from portail.secret.report import format_report, read_report
+    started = time.monotonic()
+    click.echo("Publication (secret statistique, vues candidates, audit) …")
+    with connect(get_settings().owner_dsn()) as conn:
+        with conn.transaction():
+            version = publish(conn, "republication")
+        _, rows = read_report(conn, version)
+    click.echo(f"Publié : version des données {version}, en {time.monotonic() - started:.1f} s "
+               f"({', '.join(f'{k} {v:.1f} s' for k, v in last_times.phases.items() if ':' not in k)}).")
+    for line in format_report(rows):
+        click.echo(f"  {line}")
+
+
 @etl.command("status")
 def etl_status():
     """Ce qui est chargé, par source et millésime, avec les effectifs."""

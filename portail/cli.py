@@ -300,19 +300,43 @@ main.add_command(jobs)
 
 
 @audit.command("secret")
-def audit_secret():
-    """Attaque les données publiées comme un analyste : sort en erreur à la moindre fuite."""
+@click.option("--sans-canaux", "no_channels", is_flag=True,
+              help="Ne pas rejouer la carte, les fiches et les exports (plus rapide).")
+def audit_secret(no_channels):
+    """Attaque les données publiées comme un analyste : sort en erreur à la moindre fuite.
+
+    Vérifie le seuil, les blancs, les différences entre échelles, thèmes, millésimes et
+    fenêtres de 3 ans, les intervalles (programmation linéaire), la règle de dominance des
+    attributions, le diagnostic des quartiers, puis rejoue chaque canal (carte, fiches,
+    exports) contre les vues publiées. Affiche le bilan des pertes de la publication."""
+    from portail.db import connect
     from portail.secret.audit import audit as run_audit
+    from portail.secret.report import format_report, read_report
     settings = get_settings()
     report = run_audit(settings.owner_dsn(), settings.service_dsn())
     for offence in report.offences:
         click.echo(f"FUITE {offence}")
-    if not report.ok:
+    channels = []
+    if not no_channels:
+        from portail.secret_channels import audit_channels
+        channels = audit_channels(settings.service_dsn())
+        for offence in channels:
+            click.echo(f"CANAL {offence}")
+    with connect(settings.owner_dsn()) as conn:
+        version, rows = read_report(conn)
+    if rows:
+        click.echo(f"Bilan des pertes de la publication {version} (réservé à l'administrateur) :")
+        for line in format_report(rows):
+            click.echo(f"  {line}")
+    if not report.ok or channels:
         click.secho(f"{len(report.offences)} fuite(s) sur {report.checked} chiffres publiés "
-                    "examinés.", fg="red", err=True)
+                    f"examinés, {len(channels)} écart(s) dans les canaux.", fg="red", err=True)
         sys.exit(1)
+    what = "" if no_channels else " ; carte, fiches et exports conformes aux vues publiées"
     click.secho(f"Aucune fuite : {report.checked} chiffres publiés examinés (seuil, blancs, "
-                "différences entre échelles, fenêtres de 3 ans).", fg="green")
+                "différences entre échelles, thèmes, millésimes et fenêtres de 3 ans, "
+                f"intervalles, dominance){what}.", fg="green")
+
 
 if __name__ == "__main__":
     main()

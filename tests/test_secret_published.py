@@ -74,18 +74,32 @@ def test_every_blank_is_explained_by_a_status(published):
                                         "GROUP BY 1, 2").format(
                 sql.Identifier(base), sql.Identifier("diffusion", view))).fetchall()
             for status, blank, _ in rows:
-                assert status in ("P", "S", "C", "Z"), view
-                assert blank == (status in ("S", "C")), (view, status, blank)
+                # One public code for every hidden figure: S and C must not be told apart.
+                assert status in ("P", "S", "Z"), view
+                assert blank == (status == "S"), (view, status, blank)
 
 
-def test_complementary_suppression_is_used_and_limited(published):
+def test_the_public_code_never_tells_why_a_figure_is_hidden(published):
+    with _service(published) as conn:
+        columns = conn.execute(
+            "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'diffusion' "
+            "AND a.attname LIKE 'statut%' AND a.attnum > 0").fetchall()
+        assert len(columns) >= 15
+        for view, column in columns:
+            codes = {c for (c,) in conn.execute(sql.SQL("SELECT DISTINCT {} FROM {}").format(
+                sql.Identifier(column), sql.Identifier("diffusion", view)))}
+            assert codes <= {"P", "S", "Z", "N"}, (view, column, codes)
+
+
+def test_complementary_suppression_is_used_and_kept_internal(published):
     with psycopg.connect(published.owner_dsn()) as core:
         counts = dict(core.execute(
-            "SELECT statut, count(*) FROM core.secret_statut "
+            "SELECT coalesce(motif, statut), count(*) FROM core.secret_statut "
             "WHERE theme = 'parc' AND echelle = 'residence' GROUP BY 1").fetchall())
-    assert counts.get("C", 0) > 0
+    assert counts.get("complementaire", 0) > 0
     # Protection costs less than what the threshold itself hides.
-    assert counts["C"] < counts["S"]
+    assert counts["complementaire"] < counts["seuil"]
 
 
 def test_attributions_only_as_3_year_windows_and_never_per_residence(published):
@@ -102,24 +116,85 @@ def test_attributions_only_as_3_year_windows_and_never_per_residence(published):
 
 
 def test_the_auditor_catches_a_tampered_publication(published):
-    """Publish one complementary-hidden résidence: the primary one beside it falls."""
+    """Publish one complementary-hidden résidence: the one it protected falls."""
     owner = published.owner_dsn()
     with psycopg.connect(owner, autocommit=True) as conn:
         row = conn.execute(
             "SELECT millesime, code FROM core.secret_statut WHERE theme = 'parc' "
-            "AND echelle = 'residence' AND statut = 'C' ORDER BY 1, 2 LIMIT 1").fetchone()
+            "AND echelle = 'residence' AND motif = 'complementaire' ORDER BY 1, 2 LIMIT 1"
+        ).fetchone()
         assert row is not None
         try:
-            conn.execute("UPDATE core.secret_statut SET statut = 'P' WHERE theme = 'parc' "
-                         "AND echelle = 'residence' AND millesime = %s AND code = %s", row)
+            conn.execute("UPDATE core.secret_statut SET statut = 'P', motif = NULL "
+                         "WHERE theme IN ('parc', 'quittance', 'occupation') "
+                         "AND echelle = 'residence' AND code = %s", [row[1]])
             conn.execute("REFRESH MATERIALIZED VIEW diffusion.parc_residence")
             report = audit(owner, published.service_dsn())
             assert not report.ok
-            assert any(o.theme == "parc" and o.millesime == row[0] for o in report.offences)
+            assert any(o.theme in ("parc", "quittance", "logements") for o in report.offences)
+            # The report names cells and relations, never a figure.
+            text = "\n".join(map(str, report.offences))
+            assert "publié" in text or "révélé" in text or "reste" in text or "borné" in text
         finally:
             with conn.transaction():
                 publish(conn, "restauration après le test d'audit")
     assert audit(owner, published.service_dsn()).ok
+
+
+def test_a_leaky_publication_never_goes_live(published, monkeypatch):
+    """Fail closed: a suppression that forgets the complementary cells is caught by the
+    audit of the candidate views; the previous publication stays served, unchanged."""
+    import portail.secret.statuses as statuses
+    from etl.publish import PublicationRefused
+    from portail.secret.model import COMPLEMENTARY, PUBLISHED
+
+    real = statuses.suppress
+
+    def forgetful(*args, **kwargs):
+        result = real(*args, **kwargs)
+        result.status = [PUBLISHED if s == COMPLEMENTARY else s for s in result.status]
+        return result
+
+    owner = published.owner_dsn()
+
+    def served():
+        with _service(published) as conn:
+            version = conn.execute("SELECT data_version FROM diffusion.data_version").fetchone()
+            rows = conn.execute("SELECT md5(string_agg(id || coalesce(nb_logements::text, '-'), "
+                                "',' ORDER BY id)) FROM diffusion.parc_iris").fetchone()
+        return version, rows
+
+    before = served()
+    monkeypatch.setattr(statuses, "suppress", forgetful)
+    with psycopg.connect(owner) as conn:
+        with pytest.raises(PublicationRefused) as refused:
+            with conn.transaction():
+                publish(conn, "publication fuyante (test)")
+    message = str(refused.value)
+    assert "Publication refusée" in message and "fuite" in message
+    assert served() == before
+    monkeypatch.setattr(statuses, "suppress", real)
+    assert audit(owner, published.service_dsn()).ok
+
+
+def test_each_publication_writes_its_loss_report(published):
+    from portail.secret.report import format_report, read_report
+    with psycopg.connect(published.owner_dsn()) as conn:
+        version, rows = read_report(conn)
+        current = conn.execute("SELECT max(data_version) FROM core.publication").fetchone()[0]
+    assert version == current
+    layers = {(r.couche, r.groupe) for r in rows}
+    assert {("parc_residence", "statut_secret"), ("parc_iris", "statut_quittance"),
+            ("occupation_commune", "statut_secret"), ("attributions_iris", "statut_secret"),
+            ("attributions_commune", "statut_qpv"),
+            ("diagnostic_quartiers", "comptes")} <= layers
+    for r in rows:
+        assert 0 <= r.share_cells <= 1 and 0 <= r.share_base <= 1
+        assert r.hidden <= r.cellules
+    residences = [r for r in rows if r.couche == "parc_residence" and r.groupe == "statut_secret"]
+    assert all(r.seuil > 0 and r.complementaire > 0 for r in residences)
+    text = "\n".join(format_report(rows))
+    assert "part de la base" in text and "parc_residence" in text
 
 
 def test_audit_secret_verb_exits_zero_when_clean(published):
@@ -129,6 +204,8 @@ def test_audit_secret_verb_exits_zero_when_clean(published):
                             timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "Aucune fuite" in result.stdout
+    # The loss report of the publication, for the administrator.
+    assert "parc_residence" in result.stdout and "part de la base" in result.stdout
 
 
 def test_the_threshold_is_read_from_one_place(published):
@@ -175,3 +252,13 @@ def test_service_role_cannot_reach_core_by_any_sql(published):
                           "CREATE FUNCTION public.f() RETURNS int AS 'SELECT 1' LANGUAGE sql"):
             with pytest.raises(psycopg.Error):
                 conn.execute(statement)
+
+
+def test_republishing_from_the_command_line(published):
+    cli = str(Path(sys.executable).parent / "portail-lls")
+    env = {**os.environ, "DATABASE_URL": published.database_url}
+    result = subprocess.run([cli, "etl", "publish"], capture_output=True, text=True, env=env,
+                            timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "Publié : version des données" in result.stdout
+    assert "parc_residence" in result.stdout

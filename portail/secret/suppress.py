@@ -11,8 +11,9 @@ more published cell among those the leak's derivation uses, the cheapest first
 deterministic and loses as little as a greedy choice can. A fix that would not
 change the derivation (a résidence still known from another millésime) is
 never chosen. Cells with the same figures (a commune that is a single IRIS)
-share one fate. Zeros are always published: « nothing here » is no secret, and
-it lets every analyst — and our attack — know that a hidden figure is at least 1.
+share one fate. Zeros are published (« nothing here » is no secret, and it lets
+every analyst know that a hidden figure is at least 1) unless one would give away
+a hidden figure — the zero households of a résidence under the threshold.
 """
 from __future__ import annotations
 
@@ -171,7 +172,8 @@ def suppress(problem: Problem, threshold: int, companions: dict[int, list[int]] 
                 continue   # this round already changed it: re-checked next round
             if not options:
                 continue
-            hidden_now.update(x for c in options[0][1] for x in hide(c, COMPLEMENTARY))
+            hidden_now.update(x for c in options[0][1]
+                              for x in hide(c, COMPLEMENTARY, zeros=True))
         if not hidden_now:
             stuck = [lk for lk in leaks if not fixes(problem, atts[lk.world], status, lk)]
             raise SuppressionError(
@@ -194,7 +196,7 @@ def fixes(problem: Problem, att: WorldAttack, status: list[str], leak: Leak
 
     def unit_fix(v: int):
         faces = att.known_by.get(v, [])
-        if faces and all(status[w.faces[f].cell] == PUBLISHED for f in faces):
+        if faces and all(status[w.faces[f].cell] in (PUBLISHED, EMPTY) for f in faces):
             options.add(tuple(sorted({w.faces[f].cell for f in faces})))
 
     # What each group of twins contributes to the derivation (twins may differ in this
@@ -202,7 +204,7 @@ def fixes(problem: Problem, att: WorldAttack, status: list[str], leak: Leak
     contribution: dict[tuple, dict[int, float]] = defaultdict(lambda: defaultdict(float))
     for f, coef in leak.derivation.faces.items():
         face = w.faces[f]
-        if len(face.members) > 1 and status[face.cell] == PUBLISHED \
+        if len(face.members) > 1 and status[face.cell] in (PUBLISHED, EMPTY) \
                 and any(v not in att.known for v in face.members):
             vector = contribution[tuple(problem.twins[face.cell])]
             for v in face.members:
@@ -232,16 +234,16 @@ def fixes(problem: Problem, att: WorldAttack, status: list[str], leak: Leak
         while todo:
             x = todo.pop()
             for y in problem.twins[x]:
-                if y not in done and status[y] == PUBLISHED:
+                if y not in done and status[y] in (PUBLISHED, EMPTY):
                     done.add(y)
                     todo += companions_of(problem, y)
         return done
 
     def cost(option):
         # The smallest figures first (a figure repeated over unchanged millésimes counts
-        # each time), then the fewest.
+        # each time; a zero counts as one), then the fewest.
         cells = falling(option)
-        return sum(problem.cells[c].base for c in cells), len(cells)
+        return sum(max(problem.cells[c].base, 1.0) for c in cells), len(cells)
 
     ranked = sorted(options, key=lambda o: (cost(o), [problem.cells[c].key for c in o]))
     return [(cost(o)[0], o) for o in ranked]
