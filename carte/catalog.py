@@ -44,8 +44,12 @@ def status_field(layer: Layer, field: Field) -> str | None:
 
 
 def is_map_layer(layer: Layer) -> bool:
-    """A theme view at a map scale with a secrecy status and a territory key."""
-    return (layer.scale in MAP_SCALES and "statut_secret" in layer.fields
+    """A theme view at one map scale with a secrecy status and a territory key.
+
+    A view whose rows mix scales (the neighbourhood diagnosis: IRIS and QPV rows) is not
+    drawn: the map shows one layer per theme and scale."""
+    return (layer.scale in MAP_SCALES and layer.scales.consultation == (layer.scale,)
+            and "statut_secret" in layer.fields
             and ("code" in layer.fields or "residence_id" in layer.fields))
 
 

@@ -41,6 +41,26 @@ BPE_DOMAINS = {
     "F": {"fr": "Sports, loisirs et culture", "en": "Sports, leisure, culture"},
     "G": {"fr": "Tourisme", "en": "Tourism"},
 }
+# The public statistical-secrecy status codes (docs/secret.md), as every document built
+# from the data explains them (export legend sheet, fiche). The public code says only
+# « secret » (S), never why: the reason (threshold, dominance, protection of another
+# hidden figure) stays internal, so a hidden cell must never read as « under 11 ».
+SECRET_STATUSES = {
+    "P": {"fr": "publié", "en": "published"},
+    "S": {"fr": "secret : chiffre masqué. Il peut compter moins de 11 unités (logements, "
+                "ménages, quittances, attributions), désigner une seule résidence "
+                "(attributions : règle de dominance) ou être un chiffre plus grand masqué "
+                "pour qu'on ne puisse pas retrouver un autre chiffre masqué ; le code ne dit "
+                "pas lequel, exprès. Une case masquée ne veut donc pas dire « moins de 11 ».",
+          "en": "secret: hidden figure. It may count fewer than 11 units (dwellings, "
+                "households, rent statements, allocations), designate a single residence "
+                "(allocations: dominance rule) or be a larger figure hidden so that another "
+                "hidden figure cannot be worked out; the code does not say which, on purpose. "
+                "A hidden cell therefore does not mean « fewer than 11 »."},
+    "Z": {"fr": "rien à compter sur ce territoire : zéro publié",
+          "en": "nothing to count in this territory: a published zero"},
+    "N": {"fr": "sans objet à cette échelle", "en": "not applicable at this scale"},
+}
 RHYTHMS = {"annuel": "yearly", "tous les 2 ans": "every 2 years",
            "tous les 3 ans": "every 3 years"}
 # Dictionary type -> PostgreSQL base types the published view may use for it.

@@ -22,7 +22,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from pygeoapi.process.base import ProcessorExecuteError
 
-from data_dictionary.model import BPE_DOMAINS, Dictionary, Field, Layer
+from data_dictionary.model import BPE_DOMAINS, SECRET_STATUSES, Dictionary, Field, Layer
 from processes.request import CODE_PATTERNS
 from providers.published import SCHEMA
 
@@ -42,14 +42,8 @@ KEY_INDICATORS: dict[str, tuple[tuple[str, str], ...]] = {
                      ("part_dalo", "statut_secret"), ("part_q1_hors_qpv", "statut_qpv"),
                      ("part_q2_q4_en_qpv", "statut_qpv")),
 }
-# The secrecy status codes (docs/secret.md).
-STATUS_LEGEND = {
-    "P": "publié",
-    "S": "masqué : moins de 11 unités (secret primaire)",
-    "C": "masqué pour protéger un autre chiffre masqué (secret complémentaire)",
-    "Z": "rien à compter sur ce territoire",
-    "N": "sans objet à cette échelle",
-}
+# The secrecy status codes (docs/secret.md), in French, from the one legend.
+STATUS_LEGEND = {code: text["fr"] for code, text in SECRET_STATUSES.items()}
 RESIDENCE_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 NEAREST_STOPS = 5
 NEAREST_EQUIPMENTS = 10

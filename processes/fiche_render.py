@@ -2,8 +2,9 @@
 
 Numbers are written the French way (12 345 ; 45,3 %) with the unit of the data
 dictionary. A figure the published view does not give is written « secret »
-(status S or C), « sans objet » (N), « rien à compter » (Z) or « non diffusé »,
-with its status code and a legend: never as 0, never as a number.
+(status S), « sans objet » (N), « rien à compter » (Z) or « non diffusé »,
+with its status code and a legend: never as 0, never as a number, and never as
+« under 11 » (a secret cell may hide a larger figure that protects another).
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ MIMETYPES = {"html": "text/html; charset=utf-8",
              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
              "pdf": "application/pdf"}
 MAX_DECIMALS = 2
+HIDDEN_NOTE = ("Un chiffre masqué n'est jamais un zéro, et ne veut pas forcément dire "
+               "« moins de 11 ».")
 
 
 def french_number(value) -> str:
@@ -51,8 +54,8 @@ def hidden_text(cell: Cell) -> str:
     """The words written where a figure is not published."""
     if cell.status is None:
         return "pas de donnée publiée"
-    if cell.status in ("S", "C"):
-        return f"secret ({cell.status})"
+    if cell.status == "S":
+        return "secret (S)"
     if cell.status == "Z":
         return "rien à compter (Z)"
     if cell.status == "N":
@@ -148,7 +151,7 @@ def to_html(fiche: Fiche, links: dict[str, str] | None = None) -> str:
     out.append('<section><h2>Codes de statut du secret statistique</h2><dl class="legend">')
     for code, meaning in STATUS_LEGEND.items():
         out.append(f"<dt>{code}</dt><dd>{_e(meaning)}</dd>")
-    out.append("</dl><p class=\"note\">Un chiffre masqué n'est jamais un zéro. Les colonnes "
+    out.append(f"</dl><p class=\"note\">{_e(HIDDEN_NOTE)} Les colonnes "
                "commune et MEL sont les chiffres publiés à ces échelles.</p></section>")
     out.append(f'<p class="mention">{_e(SOURCE_MENTION)}</p>'
                f'<p class="stamp">{_e(stamp(fiche))}</p></body></html>')
@@ -285,7 +288,7 @@ def to_xlsx(fiche: Fiche) -> bytes:
         ws.write_string(row, 0, code)
         ws.write_string(row, 1, meaning)
     row += 2
-    ws.write_string(row, 0, "Un chiffre masqué n'est jamais un zéro.", italic)
+    ws.write_string(row, 0, HIDDEN_NOTE, italic)
     row += 1
     ws.write_string(row, 0, SOURCE_MENTION, bold)
     ws.fit_to_pages(1, 0)

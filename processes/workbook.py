@@ -17,19 +17,13 @@ from pathlib import Path
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
-from data_dictionary.model import Field, Layer
+from data_dictionary.model import SECRET_STATUSES, Field, Layer
 from portail.settings import SOURCE_MENTION
 from processes.request import ExportRequest, exported_fields
 from processes.selection import LayerSelection
 
 # The secrecy status codes (docs/secret.md), shown in the legend sheet.
-STATUS_LEGEND = [
-    ("P", "publié"),
-    ("S", "masqué : moins de 11 unités (secret primaire)"),
-    ("C", "masqué pour protéger un autre chiffre masqué (secret complémentaire)"),
-    ("Z", "rien à compter sur ce territoire (zéro)"),
-    ("N", "sans objet à cette échelle"),
-]
+STATUS_LEGEND = [(code, text["fr"]) for code, text in SECRET_STATUSES.items()]
 BLANK_NOTE = "Une case vide n'est jamais un zéro : un zéro publié est écrit 0 (statut Z ou P)."
 HEADER_ROW = 3          # 0-based: mention, millésime/date, blank, header
 DICTIONARY_SHEET = "Dictionnaire"

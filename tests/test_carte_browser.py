@@ -122,8 +122,12 @@ def test_hidden_residence_is_drawn_and_says_why(browser_page, live_server, warm,
     if page.locator("path.residence.secret").count() == 0:
         pytest.fail("no hidden résidence in view of the demo data")
     click_a_territory(page, "path.residence.secret")
-    text = page.locator(".leaflet-popup .popup").inner_text()
-    assert "moins de 11 logements" in text
+    popup = page.locator(".leaflet-popup .popup")
+    text = popup.inner_text()
+    # One public code S: the popup says « secret », never that the résidence is under 11.
+    assert "Secret statistique (données masquées)" in text and "aucune donnée publiée" in text
+    assert "Résidence de moins de 11 logements" not in text
+    assert popup.locator(".valeur").count() == 0
     assert page.console_errors == []
 
 

@@ -7,7 +7,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from carte.catalog import allowed_layers, status_field
+from carte.catalog import allowed_layers, build_catalog, is_map_layer, status_field
 from carte.layers import MAX_ZOOM, MEL_BBOX, MIN_ZOOM, LayerRequestError, parse_request
 from data_dictionary.model import dictionary
 
@@ -62,3 +62,13 @@ def test_each_indicator_is_governed_by_a_status_of_its_layer():
     assert status_field(parc, parc.fields["nb_logements"]) == "statut_secret"
     attributions = DIC.layers["attributions_communes"]
     assert status_field(attributions, attributions.fields["part_q1_hors_qpv"]) == "statut_qpv"
+
+
+def test_one_map_layer_per_theme_and_scale():
+    """The neighbourhood diagnosis carries a secrecy status but mixes IRIS and QPV rows:
+    it is not drawn, and the occupation theme keeps its own IRIS layer on the map."""
+    assert not is_map_layer(DIC.layers["diagnostic_quartiers"])
+    assert "diagnostic_quartiers" not in allowed_layers(DIC)
+    occupation = next(t for t in build_catalog(DIC)["themes"] if t["name"] == "occupation")
+    assert occupation["layers"]["iris"]["name"] == "occupation_iris"
+    assert occupation["layers"]["qpv"]["name"] == "occupation_qpv"

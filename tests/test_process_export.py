@@ -56,8 +56,12 @@ def test_communes_as_xlsx(http, live_server):
     assert ["Communes de la MEL", "population_municipale", "Population municipale",
             "habitants"] == dic[3][:4]
     assert all(r[7] == "annuel" for r in dic)
-    legend = {r[0].value: r[1].value for r in wb["Légende secret"].iter_rows(min_row=5, max_row=9)}
-    assert set(legend) == {"P", "S", "C", "Z", "N"}
+    legend = {r[0].value: r[1].value for r in wb["Légende secret"].iter_rows(min_row=5, max_row=8)}
+    assert set(legend) == {"P", "S", "Z", "N"}     # one public secrecy code, never C
+    # S never reads as « under 11 »: it may hide a larger figure that protects another.
+    assert "moins de 11" in legend["S"] and "plus grand" in legend["S"]
+    assert "ne veut donc pas dire « moins de 11 »" in legend["S"]
+    assert "jamais un zéro" in wb["Légende secret"].cell(10, 1).value
 
 
 def test_whole_mel_and_bbox(http, live_server):

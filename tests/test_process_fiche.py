@@ -147,8 +147,12 @@ def test_hidden_residence_shows_no_figure(session, live_server, service):
     cells = parse(resp.text)
     own = {k: v for k, v in cells.cells.items() if k[2] == 0}
     assert own and all(not DIGIT.search(text) for text in own.values()), own
-    assert any(text.startswith("secret (") for text in own.values())
-    assert "Jamais publié à l'échelle résidence" in html.unescape(resp.text)   # attributions
+    assert any(text == "secret (S)" for text in own.values())
+    page = html.unescape(resp.text)
+    assert "Jamais publié à l'échelle résidence" in page   # attributions
+    # The legend: one public secrecy code, and S never read as « under 11 ».
+    assert re.findall(r"<dt>(\w+)</dt>", resp.text) == ["P", "S", "Z", "N"]
+    assert "ne veut donc pas dire « moins de 11 »" in page
     assert "Arrêts de transport les plus proches" in resp.text
 
 
@@ -253,6 +257,9 @@ def test_xlsx_sheet(session, live_server, service):
     rows = [[c.value for c in r] for r in ws.iter_rows()]
     logements = next(r for r in rows if r[0] == "Logements sociaux")
     assert logements[2] == "secret (S)" and isinstance(logements[3], (int, float))
+    start = next(i for i, r in enumerate(rows) if r[0] == "Codes de statut du secret statistique")
+    assert [r[0] for r in rows[start + 1:start + 5]] == ["P", "S", "Z", "N"]
+    assert rows[start + 5][0] is None and "moins de 11" in rows[start + 6][0]
     header = next(r for r in rows if r[0] == "Indicateur")
     assert header[3] == "Métropole Européenne de Lille"
 

@@ -12,7 +12,7 @@
   var REQUEST_ZOOM = { commune: 11, iris: 13, qpv: 13 };   // fixed simplification per scale
   var COLOURS = ["#fff5d6", "#fdd08a", "#f89a52", "#d9542c", "#8f1d12"];
   var NO_DATA = "#ffffff", NOT_APPLICABLE = "#f2f2f2";
-  var SECRET = { S: true, C: true };
+  var SECRET = { S: true };   // the one public secrecy code: it never says why (docs/secret.md)
 
   var T = {
     fr: {
@@ -22,13 +22,13 @@
       jenks: "seuils naturels (Jenks)", aide: "Aide", legende: "Légende", contexte: "Couches de contexte",
       selection: "Sélection et export", exporter: "Exporter (Excel)", vider: "Vider",
       "selection-aide": "Cliquez un territoire puis « Ajouter à la sélection ». Sans sélection, l'export porte sur toute la MEL (ou sur la vue, pour les résidences).",
-      secret: "Secret statistique (masqué, pas zéro)", sansobjet: "Sans objet à cette échelle",
+      secret: "Secret statistique (données masquées, pas zéro)", sansobjet: "Sans objet à cette échelle",
       nonrenseigne: "Non renseigné", echelleCourante: "Échelle affichée : ",
       fiche: "Fiche", api: "Données (API)", ajouter: "Ajouter à la sélection", retirer: "retirer",
       chargement: "Chargement…", exportEnCours: "Export en cours…", exportFini: "Fichier téléchargé : ",
       exportErreur: "Export impossible : ", travail: "Travail d'export en file : ",
-      residenceSecret: "Résidence de moins de 11 logements : aucune donnée publiée (secret statistique).",
-      masque: { S: "masqué : moins de 11 unités (secret primaire)", C: "masqué pour protéger un autre chiffre (secret complémentaire)", N: "sans objet à cette échelle", Z: "rien à compter" },
+      residenceSecret: "Secret statistique (données masquées) : aucune donnée publiée pour cette résidence. Elle peut compter moins de 11 logements ou être masquée pour en protéger une autre ; le statut ne dit pas lequel.",
+      masque: { S: "secret statistique (données masquées)", N: "sans objet à cette échelle", Z: "rien à compter (zéro)" },
       pasResidence: "Ce thème n'est jamais publié à l'échelle de la résidence : affichage par IRIS.",
       pasEchelle: "Indicateur non publié à cette échelle.",
       tronque: "Trop d'objets dans la vue : seuls les 3000 premiers sont dessinés ; zoomez.",
@@ -42,13 +42,13 @@
       jenks: "natural breaks (Jenks)", aide: "Help", legende: "Legend", contexte: "Context layers",
       selection: "Selection and export", exporter: "Export (Excel)", vider: "Clear",
       "selection-aide": "Click a territory, then “Add to selection”. Without a selection, the export covers the whole MEL (or the view, for residences).",
-      secret: "Statistical secrecy (hidden, not zero)", sansobjet: "Not applicable at this scale",
+      secret: "Statistical secrecy (data hidden, not zero)", sansobjet: "Not applicable at this scale",
       nonrenseigne: "No value", echelleCourante: "Scale shown: ",
       fiche: "Sheet", api: "Data (API)", ajouter: "Add to selection", retirer: "remove",
       chargement: "Loading…", exportEnCours: "Export running…", exportFini: "File downloaded: ",
       exportErreur: "Export failed: ", travail: "Export job queued: ",
-      residenceSecret: "Residence with fewer than 11 dwellings: no data published (statistical secrecy).",
-      masque: { S: "hidden: fewer than 11 units (primary secrecy)", C: "hidden to protect another figure (complementary secrecy)", N: "not applicable at this scale", Z: "nothing to count" },
+      residenceSecret: "Statistical secrecy (data hidden): no data published for this residence. It may have fewer than 11 dwellings or be hidden to protect another one; the status does not say which.",
+      masque: { S: "statistical secrecy (data hidden)", N: "not applicable at this scale", Z: "nothing to count (zero)" },
       pasResidence: "This theme is never published per residence: shown by IRIS.",
       pasEchelle: "Indicator not published at this scale.",
       tronque: "Too many objects in view: only the first 3000 are drawn; zoom in.",
