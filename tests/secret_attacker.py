@@ -384,12 +384,31 @@ def build_dwellings_system(pub: Publication, placement: Placement) -> AttackSyst
 
 
 def build_occupation_system(pub: Publication, placement: Placement) -> AttackSystem:
-    """Households (``h``), with the same belief: unchanged from one millésime to the next."""
-    return build_system(pub, placement, OCCUPATION_FIGURES, links=[])
+    """Households (``h``). No « unchanged » belief: the published data show otherwise —
+    most résidences published in two consecutive millésimes have a different household
+    count (``household_stability`` measures it); an analyst who assumed it unchanged for
+    the hidden ones would be wrong more often than right."""
+    return build_system(pub, placement, OCCUPATION_FIGURES, links=[], unchanged=False)
+
+
+def household_stability(pub: Publication) -> tuple[int, int]:
+    """(résidences published in two consecutive millésimes with the same household count,
+    those published in two consecutive millésimes) — what the published data show."""
+    counts = defaultdict(dict)
+    for row in pub.rows["occupation_residences"]:
+        if row["statut_secret"] == "P":
+            counts[row["residence_id"]][row["millesime"]] = row["nb_menages"]
+    same = pairs = 0
+    for by_year in counts.values():
+        for year, n in by_year.items():
+            if year + 1 in by_year:
+                pairs += 1
+                same += by_year[year + 1] == n
+    return same, pairs
 
 
 def build_system(pub: Publication, placement: Placement, figures: list[Figure],
-                 links: list[tuple[str, str]]) -> AttackSystem:
+                 links: list[tuple[str, str]], unchanged: bool = True) -> AttackSystem:
     """The attacker's linear system over every millésime at once.
 
     Unknowns: the pieces (one per candidate place) of every hidden résidence figure, per
@@ -481,7 +500,7 @@ def build_system(pub: Publication, placement: Placement, figures: list[Figure],
 
     # Beliefs, in a fixed order: unchanged from one millésime to the next, then the links.
     beliefs: list[tuple[dict, Fraction, str]] = []
-    for fig in figures:
+    for fig in figures if unchanged else []:
         years_of = defaultdict(list)
         for (rid, m) in keys_of[fig.tag]:
             years_of[rid].append(m)

@@ -91,14 +91,16 @@ class Checker:
         assert high.status == 0, high.message
         return -high.fun - low.fun
 
-    def leaks(self) -> list[str]:
+    def leaks(self, beliefs: "Checker | None" = None) -> list[str]:
+        """Exact disclosure (under ``beliefs``' equations when given: the analyst's
+        links, true or not), then intervals (under the true links)."""
         found = []
         lower = {}
         for _, members, value, nonzero in self.hidden:
             if nonzero and len(members) == 1:
                 lower[members[0]] = 1.0
         for label, members, value, nonzero in self.hidden:
-            if self.derivable(members):
+            if (beliefs or self).derivable(members):
                 found.append(f"{label} : dérivable")
             elif self.interval(members, lower) < T - 1 - 1e-6:
                 found.append(f"{label} : intervalle étroit")
@@ -149,24 +151,35 @@ def check_residences(rows: list[ResidenceYear], status: dict[tuple, str]) -> lis
         by_id[r.residence_id].append(r)
     for world, themes in (("logements", {"parc": "logements", "quittance": "quittances"}),
                           ("occupes", {"parc": "occupes", "occupation": "menages"})):
-        ck = Checker()
+        ck, beliefs = Checker(), Checker()
         for r in rows:
             for theme, attr in themes.items():
                 if getattr(r, attr) is not None:
                     ck.unknown((theme, r.residence_id, r.millesime), getattr(r, attr))
-        # Beliefs: unchanged from one millésime to the next; the other theme equal to the parc.
+                    beliefs.unknown((theme, r.residence_id, r.millesime), getattr(r, attr))
+        # Beliefs: unchanged from one millésime to the next; the other theme equal to the
+        # parc. ``ck`` keeps those that are true; ``beliefs`` all the analyst would make
+        # (every millésime unchanged, rent records equal to dwellings).
         for rid, years in by_id.items():
             years = sorted(years, key=lambda r: r.millesime)
             for theme, attr in themes.items():
                 present = [r for r in years if getattr(r, attr) is not None]
                 for a, b in zip(present, present[1:]):
+                    # Dwellings are structural (believed unchanged); households and
+                    # vacancy change every year on published rows (believed only if true).
+                    if world == "logements" or getattr(a, attr) == getattr(b, attr):
+                        beliefs.equal((theme, rid, a.millesime), (theme, rid, b.millesime))
                     if getattr(a, attr) == getattr(b, attr):
                         ck.equal((theme, rid, a.millesime), (theme, rid, b.millesime))
             for r in years:
                 other = [t for t in themes if t != "parc"][0]
-                if getattr(r, themes[other]) is not None and \
-                        getattr(r, themes[other]) == getattr(r, themes["parc"]):
+                if getattr(r, themes[other]) is None:
+                    continue
+                if getattr(r, themes[other]) == getattr(r, themes["parc"]):
                     ck.equal(("parc", rid, r.millesime), (other, rid, r.millesime))
+                    beliefs.equal(("parc", rid, r.millesime), (other, rid, r.millesime))
+                elif other == "quittance":
+                    beliefs.equal(("parc", rid, r.millesime), (other, rid, r.millesime))
         counted = [t for t in themes if world == "logements" or t != "parc"]
         for key, members in sorted(cells.items()):
             theme = key[0]
@@ -178,6 +191,7 @@ def check_residences(rows: list[ResidenceYear], status: dict[tuple, str]) -> lis
             s = status[key]
             if s in ("P", "Z"):
                 ck.published(unknowns, value)
+                beliefs.published(unknowns, value)
                 if s == "P" and theme in counted and \
                         0 < sum(getattr(r, {"parc": "logements"}.get(theme, attr))
                                 for r in members) < T:
@@ -195,7 +209,7 @@ def check_residences(rows: list[ResidenceYear], status: dict[tuple, str]) -> lis
                 small_residence = key[2] == "residence" and status[("parc",) + key[1:]] in HIDDEN
                 ck.secret(f"{world} {key}", unknowns, value,
                           at_least_one=value >= 1 and not (small_residence and theme != "parc"))
-        problems += ck.leaks()
+        problems += ck.leaks(beliefs)
     return problems
 
 

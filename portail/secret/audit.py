@@ -31,7 +31,7 @@ from psycopg import sql
 from portail.secret.model import ALLOCATIONS, DWELLINGS, EMPTY, NEVER, OCCUPIED, PUBLISHED
 from portail.secret.rules import SecretRules
 from portail.secret.statuses import build_problem
-from portail.secret.suppress import attacks, interval_leaks
+from portail.secret.suppress import attacks, exact_leaks, interval_leaks, remainder_leaks
 
 SCALES = ("iris", "qpv", "commune", "mel")
 NOT_FIGURES = {"id", "residence_id", "millesime", "code", "nom", "code_insee", "code_iris",
@@ -54,6 +54,10 @@ DIAGNOSTIC_COUNTS = ("population", "nb_menages", "menages_parc_social", "menages
                      "menages_pauvres", "menages_monoparentaux", "actifs", "chomeurs",
                      "pop_15_plus", "sans_diplome", "allocataires_caf",
                      "allocataires_caf_bas_revenus")
+# The counts the fragility index is built from (etl/diagnostic.py).
+FRAGILITY_COUNTS = ("nb_menages", "menages_pauvres", "menages_monoparentaux", "actifs",
+                    "chomeurs", "pop_15_plus", "sans_diplome", "allocataires_caf",
+                    "allocataires_caf_bas_revenus")
 
 
 @dataclass
@@ -177,7 +181,7 @@ def audit_connection(core, service, rules: SecretRules | None = None,
     for w in problem.worlds:
         for face in w.faces:
             if status[face.cell] in (PUBLISHED, EMPTY):
-                published = values[face.cell].get(w.name)
+                published = values[face.cell].get(w.quantity)
                 if published is None:
                     published = 0.0 if status[face.cell] == EMPTY else None
                 if published is None:
@@ -193,7 +197,7 @@ def audit_connection(core, service, rules: SecretRules | None = None,
                 face.value = published
     _dominance(report, problem, status)
     atts = attacks(problem, status, rules.seuil)
-    leaks = [lk for a in atts.values() for lk in a.leaks()]
+    leaks = remainder_leaks(atts) + exact_leaks(atts)
     if intervals:
         leaks += interval_leaks(problem, status, atts)
     for leak in leaks:
@@ -230,6 +234,10 @@ def _diagnostic(report: AuditReport, service, rules: SecretRules) -> None:
         if (row["menages_parc_social"] is None) != (row["menages_parc_prive"] is None):
             report.offences.append(Offence("diagnostic", row["millesime"], where,
                                            "parc social / privé : l'un donne l'autre"))
+        if row["indice_fragilite"] is not None and any(
+                row[c] is None for c in FRAGILITY_COUNTS):
+            report.offences.append(Offence("diagnostic", row["millesime"], where,
+                                           "indice de fragilité publié avec une part masquée"))
     hidden_occupation = {(m, code) for m, code in service.execute(
         "SELECT millesime, code FROM diffusion.occupation_iris WHERE statut_secret = 'S' "
         "UNION ALL SELECT millesime, code FROM diffusion.occupation_qpv "

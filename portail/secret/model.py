@@ -126,11 +126,20 @@ class World:
     n_vars: int
     faces: list[Face]
     var_values: list[float]              # the true value of each variable (defender's side)
+    # "values": unknowns linked only where the links hold (remainders, intervals);
+    # "structure": the analyst's beliefs, true or not (exact disclosure only);
+    # "all": both at once (no belief beyond the truth, as for allocations).
+    role: str = "all"
     # computed by ``prepare``:
     face_of_cell: dict[int, int] = field(default_factory=dict)
     unit_faces: dict[int, list[int]] = field(default_factory=dict)   # var -> single-member faces
     nested: dict[int, dict[str, list[int]]] = field(default_factory=dict)
     by_var: dict[int, list[int]] = field(default_factory=dict)       # var -> faces containing it
+
+    @property
+    def quantity(self) -> str:
+        """What the world counts (its readings share it): logements, occupes, attributions."""
+        return self.name.split(" (")[0]
 
     def prepare(self) -> "World":
         by_var: dict[int, list[int]] = defaultdict(list)
@@ -186,6 +195,8 @@ class Problem:
         # the same territory: hiding one and not the others hides nothing. One fate.
         signature: dict[tuple, list[int]] = defaultdict(list)
         for w in worlds:
+            if w.role == "structure":
+                continue
             for face in w.faces:
                 if face.counted and face.members:
                     signature[(w.name, face.members)].append(face.cell)

@@ -53,22 +53,7 @@ def targets_of(problem: Problem, world, status: list[str]) -> list[int]:
     (rent records equal to the dwellings of the same published territory) is no
     secret: its count is public there; only its other figures are protected."""
     faces = world.faces
-    if not hasattr(world, "_parc_twin"):
-        # Per counted face of another theme: the parc face of the same territory
-        # and period with the same unknowns (what makes its count public), if any.
-        parc = {}
-        for f, face in enumerate(faces):
-            cell = problem.cells[face.cell]
-            if cell.theme == BASE_THEME:
-                parc[(cell.period, cell.scale, cell.code)] = f
-        world._parc_twin = {}
-        for f, face in enumerate(faces):
-            cell = problem.cells[face.cell]
-            g = parc.get((cell.period, cell.scale, cell.code))
-            if face.counted and cell.theme != BASE_THEME and g is not None \
-                    and faces[g].members == face.members:
-                world._parc_twin[f] = faces[g].cell
-    twin = world._parc_twin
+    twin = public_counts(problem)
     targets = [0] * len(faces)
     for f, face in enumerate(faces):
         if not face.counted:
@@ -77,10 +62,34 @@ def targets_of(problem: Problem, world, status: list[str]) -> list[int]:
         if s == NEVER:
             targets[f] = NEVER_TARGET
         elif s in HIDDEN:
-            if f in twin and status[twin[f]] in (PUBLISHED, EMPTY):
+            if face.cell in twin and status[twin[face.cell]] in (PUBLISHED, EMPTY):
                 continue
             targets[f] = HIDDEN_TARGET
     return targets
+
+
+def public_counts(problem: Problem) -> dict[int, int]:
+    """Cell of another theme -> the parc cell whose published figure is its count: the
+    same territory and period, the same unknowns under the TRUE links (every rent
+    record a dwelling, every household an occupied dwelling: equal, not believed so)."""
+    if getattr(problem, "_public_counts", None) is None:
+        found: dict[int, int] = {}
+        for w in problem.worlds:
+            if w.role == "structure":
+                continue
+            parc = {}
+            for face in w.faces:
+                cell = problem.cells[face.cell]
+                if cell.theme == BASE_THEME:
+                    parc[(cell.period, cell.scale, cell.code)] = face
+            for face in w.faces:
+                cell = problem.cells[face.cell]
+                twin = parc.get((cell.period, cell.scale, cell.code))
+                if face.counted and cell.theme != BASE_THEME and twin is not None \
+                        and twin.members == face.members:
+                    found[face.cell] = twin.cell
+        problem._public_counts = found
+    return problem._public_counts
 
 
 def visible_faces(world, status: list[str]) -> list[bool]:
@@ -97,10 +106,22 @@ def attacks(problem: Problem, status: list[str], threshold: int, caches: dict | 
             for w in problem.worlds}
 
 
+def remainder_leaks(atts: dict[str, WorldAttack]) -> list[Leak]:
+    return [lk for a in atts.values() if a.w.role != "structure" for lk in a.leaks(exact=False)]
+
+
+def exact_leaks(atts: dict[str, WorldAttack]) -> list[Leak]:
+    # The analyst's beliefs only add links: what the true links disclose, they do too.
+    return [lk for a in atts.values() if a.w.role != "values"
+            for lk in a.leaks(remainders=False)]
+
+
 def interval_leaks(problem: Problem, status: list[str], atts: dict[str, WorldAttack],
                    with_truth: bool = True, caches: dict | None = None) -> list[Leak]:
     leaks = []
     for w in problem.worlds:
+        if w.role == "structure":
+            continue
         att = atts[w.name]
         hidden = [status[face.cell] in HIDDEN for face in w.faces]
         bounded = [f for f in range(len(w.faces)) if att.targets[f] == HIDDEN_TARGET]
@@ -149,11 +170,11 @@ def suppress(problem: Problem, threshold: int, companions: dict[int, list[int]] 
     for rounds in range(1, max_rounds + 1):
         started = time.monotonic()
         atts = attacks(problem, status, threshold, caches)
-        leaks = [lk for a in atts.values() for lk in a.leaks(exact=False)]
+        leaks = remainder_leaks(atts)
         timing["restes"] += time.monotonic() - started
         if not leaks:
             started = time.monotonic()
-            leaks = [lk for a in atts.values() for lk in a.leaks(remainders=False)]
+            leaks = exact_leaks(atts)
             timing["exact"] += time.monotonic() - started
         if not leaks and intervals:
             started = time.monotonic()

@@ -62,48 +62,31 @@ RESIDENCE_THEMES = {
 def residence_problem(rows: list[ResidenceYear]) -> tuple[list[Cell], list[World], dict]:
     """Cells, worlds and companions (a parc résidence -> the same résidence in the
     other themes) of every résidence theme over every millésime."""
-    links = {DWELLINGS: Links(), OCCUPIED: Links()}
     value_of: dict[str, dict] = {DWELLINGS: {}, OCCUPIED: {}}
     for r in rows:
         for theme, worlds in RESIDENCE_THEMES.items():
             for world, attr in worlds.items():
                 v = getattr(r, attr)
                 if v is not None:
-                    q = (theme, r.residence_id, r.millesime)
-                    links[world].add(q)
-                    value_of[world][q] = float(v)
-    # Links an analyst would make, where they are true: the same figure in two
-    # consecutive millésimes of a résidence, the rent records equal to the
-    # dwellings, the households equal to the occupied dwellings.
+                    value_of[world][(theme, r.residence_id, r.millesime)] = float(v)
     by_residence: dict[str, list[ResidenceYear]] = defaultdict(list)
     for r in rows:
         by_residence[r.residence_id].append(r)
-    for world, lk in links.items():
-        values = value_of[world]
-        for rid, years in by_residence.items():
-            years = sorted(years, key=lambda r: r.millesime)
-            for theme in RESIDENCE_THEMES:
-                present = [r.millesime for r in years if (theme, rid, r.millesime) in values]
-                for a, b in zip(present, present[1:]):
-                    if values[(theme, rid, a)] == values[(theme, rid, b)]:
-                        lk.union((theme, rid, a), (theme, rid, b))
-            for r in years:
-                base = ("parc", rid, r.millesime)
-                for theme in ("quittance", "occupation"):
-                    q = (theme, rid, r.millesime)
-                    if q in values and base in values and values[q] == values[base]:
-                        lk.union(base, q)
-    numbering = {world: lk.numbering() for world, lk in links.items()}
-    var_values = {}
-    for world, num in numbering.items():
-        vals = [0.0] * (max(num.values(), default=-1) + 1)
-        for q, n in num.items():
-            vals[n] = value_of[world][q]
-        var_values[world] = vals
+    # Two readings of the same cells. ``true``: the links an analyst would make where
+    # they hold (a figure unchanged from one millésime to the next, rent records equal
+    # to the dwellings, households equal to the occupied dwellings): values stay
+    # consistent, for the remainders and the intervals. ``belief``, for the dwellings
+    # (a résidence's structure, which the published data show stable): every millésime
+    # of a résidence taken as unchanged and its rent records as its dwellings, true or
+    # not (the analyst cannot tell) — a stronger structure for the exact-disclosure
+    # check, which also stops the lucky and the near guesses. Households and vacancy
+    # change every year on most published résidences: nobody can assume them unchanged.
+    true = {world: _links(value_of[world], by_residence, everything=False)
+            for world in value_of}
+    belief = {DWELLINGS: _links(value_of[DWELLINGS], by_residence, everything=True)}
 
-    # Cells: (theme, period, scale, code) -> {world: (members, value)}.
-    members: dict[tuple, dict[str, set]] = defaultdict(lambda: defaultdict(set))
-    values: dict[tuple, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    # Cells: (theme, period, scale, code) -> quantities in each world.
+    quantities: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
         for theme, worlds in RESIDENCE_THEMES.items():
             q = (theme, r.residence_id, r.millesime)
@@ -112,19 +95,34 @@ def residence_problem(rows: list[ResidenceYear]) -> tuple[list[Cell], list[World
             for scale, code in _territories(r):
                 key = (theme, str(r.millesime), scale, code)
                 for world in worlds:
-                    members[key][world].add(numbering[world][q])
-                    values[key][world] += value_of[world][q]
+                    quantities[key][world].append(q)
     base_world = {theme: next(iter(worlds)) for theme, worlds in RESIDENCE_THEMES.items()}
     cells: list[Cell] = []
-    faces: dict[str, list[Face]] = {DWELLINGS: [], OCCUPIED: []}
-    for key in sorted(members, key=_order):
+    faces = {(world, reading): [] for world in value_of for reading in ("true", "belief")}
+    for key in sorted(quantities, key=_order):
         c = len(cells)
-        cells.append(Cell(key, values[key][base_world[key[0]]]))
-        for world, vs in sorted(members[key].items()):
-            faces[world].append(Face(c, frozenset(vs), values[key][world], key[:2], key[2],
-                                     counted=world == base_world[key[0]]))
-    worlds = [World(DWELLINGS, len(var_values[DWELLINGS]), faces[DWELLINGS], var_values[DWELLINGS]),
-              World(OCCUPIED, len(var_values[OCCUPIED]), faces[OCCUPIED], var_values[OCCUPIED])]
+        sums = {world: sum(value_of[world][q] for q in qs) for world, qs in quantities[key].items()}
+        cells.append(Cell(key, sums[base_world[key[0]]]))
+        for world, qs in sorted(quantities[key].items()):
+            for reading, numbering in (("true", true[world]), ("belief", belief.get(world))):
+                if numbering is None:
+                    continue
+                faces[(world, reading)].append(Face(
+                    c, frozenset(numbering[q] for q in qs), sums[world], key[:2], key[2],
+                    counted=world == base_world[key[0]]))
+    worlds = []
+    for world in (DWELLINGS, OCCUPIED):
+        numbering = true[world]
+        values = [0.0] * (max(numbering.values(), default=-1) + 1)
+        for q, n in numbering.items():
+            values[n] = value_of[world][q]
+        if world not in belief:
+            worlds.append(World(world, len(values), faces[(world, "true")], values))
+            continue
+        worlds.append(World(world, len(values), faces[(world, "true")], values, role="values"))
+        n_belief = max(belief[world].values(), default=-1) + 1
+        worlds.append(World(f"{world} (croyances)", n_belief, faces[(world, "belief")],
+                            [0.0] * n_belief, role="structure"))
     index = {cell.key: c for c, cell in enumerate(cells)}
     companions = {}
     for c, cell in enumerate(cells):
@@ -134,6 +132,31 @@ def residence_problem(rows: list[ResidenceYear]) -> tuple[list[Cell], list[World
             if others:
                 companions[c] = others
     return cells, worlds, companions
+
+
+def _links(values: dict, by_residence: dict, everything: bool) -> dict:
+    """Quantity -> variable number, linking what an analyst takes as one unknown.
+
+    ``everything``: every consecutive millésime of a résidence and its rent records to
+    its dwellings (the analyst's belief); otherwise only where the values are equal."""
+    lk = Links()
+    for q in values:
+        lk.add(q)
+    for rid, years in by_residence.items():
+        years = sorted(years, key=lambda r: r.millesime)
+        for theme in RESIDENCE_THEMES:
+            present = [r.millesime for r in years if (theme, rid, r.millesime) in values]
+            for a, b in zip(present, present[1:]):
+                if everything or values[(theme, rid, a)] == values[(theme, rid, b)]:
+                    lk.union((theme, rid, a), (theme, rid, b))
+        for r in years:
+            base = ("parc", rid, r.millesime)
+            for theme in ("quittance", "occupation"):
+                q = (theme, rid, r.millesime)
+                if q in values and base in values and (
+                        values[q] == values[base] or everything and theme == "quittance"):
+                    lk.union(base, q)
+    return lk.numbering()
 
 
 def _order(key):

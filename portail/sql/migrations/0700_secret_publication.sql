@@ -56,7 +56,8 @@ CREATE TABLE core.secret_bilan (
 -- the threshold is blank, and so is every ratio built on a blank; the split of
 -- households between the social and the private stock falls together (one gives
 -- the other through the total), and it is blank wherever the occupation theme
--- hides the same territory's households (it would stand in for them).
+-- hides the same territory's households (it would stand in for them); the
+-- fragility index falls with any of the counts it is built from.
 DROP MATERIALIZED VIEW diffusion.diagnostic_quartiers;
 CREATE MATERIALIZED VIEW diffusion.diagnostic_quartiers AS
 WITH regle AS (SELECT seuil FROM core.parametre_secret),
@@ -110,7 +111,12 @@ SELECT d.niveau || '-' || d.code || '-' || d.millesime AS id, d.niveau, d.code, 
            AS part_menages_pauvres,
        CASE WHEN d.ok_chomeurs AND d.ok_actifs
             THEN round(100.0 * d.chomeurs / nullif(d.actifs, 0), 1) END AS taux_chomage,
-       d.indice_fragilite,
+       -- The index is built from five shares (poverty, lone parents, unemployment, no
+       -- diploma, low-income CAF recipients): with one hidden, the others and the index
+       -- would give it back. Published only with all of them.
+       CASE WHEN d.ok_menages AND d.ok_pauvres AND d.ok_monoparentaux AND d.ok_actifs
+                 AND d.ok_chomeurs AND d.ok_pop_15_plus AND d.ok_sans_diplome AND d.ok_caf
+                 AND d.ok_caf_bas THEN d.indice_fragilite END AS indice_fragilite,
        t.geom, ST_Transform(t.geom, 4326)::geometry(MultiPolygon, 4326) AS geom_4326
 FROM shown d
 JOIN core.territoire t ON t.echelle = lower(d.niveau) AND t.code = d.code;
