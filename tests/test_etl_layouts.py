@@ -180,6 +180,13 @@ def test_rpls_dido_exports(db, tmp_path, header, millesime, key):
     # no occupation in the public file: status, vacancy and new leases « non renseigné », never 0
     assert q(db, "SELECT count(statut), count(vacant_plus_3_mois), count(emmenagement_annee) FROM core.logement "
                  "WHERE millesime = %s", [millesime]) == [(0, 0, 0)]
+    # … and so in the counts the published views are built on: vacancy and turnover
+    # unknown (NULL), not 0, for the résidences and for the whole MEL
+    assert q(db, "SELECT count(*), count(nb_vacants), count(nb_vacants_3_mois), "
+                 "count(nb_emmenagements) FROM core.parc_par_residence WHERE millesime = %s",
+             [millesime])[0][1:] == (0, 0, 0)
+    assert q(db, "SELECT nb_logements, nb_vacants, nb_emmenagements FROM core.parc_par_territoire "
+                 "WHERE millesime = %s AND echelle = 'mel'", [millesime]) == [(9, None, None)]
     assert ledger(db, "rpls", millesime)[:5] == (key, 13, 9, 4, 0)
 
 

@@ -44,14 +44,15 @@ def residence_rows(conn) -> list[ResidenceYear]:
     """Every résidence of every millésime with the counts of each theme."""
     rows = conn.execute(
         "SELECT r.residence_id, r.millesime, r.code_iris, r.code_insee, r.code_qpv, "
-        "coalesce(p.nb_logements, 0), coalesce(p.nb_logements - p.nb_vacants, 0), "
+        "coalesce(p.nb_logements, 0), "
+        "CASE WHEN p.nb_logements IS NULL THEN 0 ELSE p.nb_logements - p.nb_vacants END, "
         "q.nb_logements_renseignes, o.nb_menages "
         "FROM core.residence r "
         "LEFT JOIN core.parc_par_residence p USING (millesime, residence_id) "
         "LEFT JOIN core.loyer_charges q USING (millesime, residence_id) "
         "LEFT JOIN core.occupation o USING (millesime, residence_id) "
         "ORDER BY r.millesime, r.residence_id").fetchall()
-    return [ResidenceYear(rid, m, iris, insee, qpv, float(x), float(occ),
+    return [ResidenceYear(rid, m, iris, insee, qpv, float(x), None if occ is None else float(occ),
                           None if q is None else float(q), None if men is None else float(men))
             for rid, m, iris, insee, qpv, x, occ, q, men in rows]
 

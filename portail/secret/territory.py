@@ -28,7 +28,8 @@ class ResidenceYear:
     code_insee: str
     code_qpv: str | None
     logements: float               # parc: dwellings
-    occupes: float                 # parc: dwellings minus the vacant ones (published with it)
+    occupes: float | None          # parc: dwellings minus the vacant ones (published with
+                                   # it; None when the source does not say which are vacant)
     quittances: float | None = None  # rent study: records (None: not in the study)
     menages: float | None = None     # occupation: households (None: no data)
 
@@ -95,15 +96,21 @@ def residence_problem(rows: list[ResidenceYear]) -> tuple[list[Cell], list[World
             for scale, code in _territories(r):
                 key = (theme, str(r.millesime), scale, code)
                 for world in worlds:
-                    quantities[key][world].append(q)
+                    if q in value_of[world]:
+                        quantities[key][world].append(q)
+                    else:   # not given for one résidence: not published for the territory
+                        quantities[key][world].append(None)
     base_world = {theme: next(iter(worlds)) for theme, worlds in RESIDENCE_THEMES.items()}
     cells: list[Cell] = []
     faces = {(world, reading): [] for world in value_of for reading in ("true", "belief")}
     for key in sorted(quantities, key=_order):
         c = len(cells)
-        sums = {world: sum(value_of[world][q] for q in qs) for world, qs in quantities[key].items()}
+        sums = {world: sum(value_of[world][q] for q in qs if q is not None)
+                for world, qs in quantities[key].items()}
         cells.append(Cell(key, sums[base_world[key[0]]]))
         for world, qs in sorted(quantities[key].items()):
+            if None in qs:
+                continue
             for reading, numbering in (("true", true[world]), ("belief", belief.get(world))):
                 if numbering is None:
                     continue
