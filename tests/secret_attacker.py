@@ -929,7 +929,6 @@ def build_allocation_system(pub: Publication) -> AttackSystem:
     pairs = iris_qpv_pairs(pub)
     rows = [(scale, collection, row) for scale, collection in ATTRIBUTION_SCALES.items()
             for row in pub.rows[collection]]
-    years = sorted({y for _, _, row in rows for y in window_years(row["periode"])})
     leaves = [(i, q) for i in sorted(pairs) for q in pairs[i]]
 
     def inside(leaf, scale, code, part):

@@ -136,15 +136,6 @@ class WorldAttack:
                         raw[g] -= y
         return Derivation({f: y for f, y in raw.items() if abs(y) > 1e-9})
 
-    def net_known(self, derivation: Derivation) -> dict[int, float]:
-        """Known variables the derivation uses, with their net coefficient."""
-        net: dict[int, float] = defaultdict(float)
-        for f, y in derivation.faces.items():
-            for v in self.w.faces[f].members:
-                if v in self.known:
-                    net[v] += y
-        return {v: y for v, y in net.items() if abs(y) > 1e-9}
-
     # -- components and linear algebra ---------------------------------------------------
     def _components(self):
         parent: dict[int, int] = {}
