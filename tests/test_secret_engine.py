@@ -158,8 +158,8 @@ def check_residences(rows: list[ResidenceYear], status: dict[tuple, str]) -> lis
                     ck.unknown((theme, r.residence_id, r.millesime), getattr(r, attr))
                     beliefs.unknown((theme, r.residence_id, r.millesime), getattr(r, attr))
         # Beliefs: unchanged from one millésime to the next; the other theme equal to the
-        # parc. ``ck`` keeps those that are true; ``beliefs`` all the analyst would make
-        # (every millésime unchanged, rent records equal to dwellings).
+        # parc. ``ck`` keeps those that are true; ``beliefs`` adds what the analyst would
+        # assume even where false: the dwellings of every millésime unchanged.
         for rid, years in by_id.items():
             years = sorted(years, key=lambda r: r.millesime)
             for theme, attr in themes.items():
@@ -177,8 +177,6 @@ def check_residences(rows: list[ResidenceYear], status: dict[tuple, str]) -> lis
                     continue
                 if getattr(r, themes[other]) == getattr(r, themes["parc"]):
                     ck.equal(("parc", rid, r.millesime), (other, rid, r.millesime))
-                    beliefs.equal(("parc", rid, r.millesime), (other, rid, r.millesime))
-                elif other == "quittance":
                     beliefs.equal(("parc", rid, r.millesime), (other, rid, r.millesime))
         counted = [t for t in themes if world == "logements" or t != "parc"]
         for key, members in sorted(cells.items()):

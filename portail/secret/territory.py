@@ -78,9 +78,9 @@ def residence_problem(rows: list[ResidenceYear]) -> tuple[list[Cell], list[World
     # to the dwellings, households equal to the occupied dwellings): values stay
     # consistent, for the remainders and the intervals. ``belief``, for the dwellings
     # (a résidence's structure, which the published data show stable): every millésime
-    # of a résidence taken as unchanged and its rent records as its dwellings, true or
-    # not (the analyst cannot tell) — a stronger structure for the exact-disclosure
-    # check, which also stops the lucky and the near guesses. Households and vacancy
+    # of a résidence taken as unchanged, true or not (the analyst cannot tell) — a
+    # stronger structure for the exact-disclosure check, which also stops the lucky and
+    # the near guesses (a résidence that gained one dwelling). Households and vacancy
     # change every year on most published résidences: nobody can assume them unchanged.
     true = {world: _links(value_of[world], by_residence, everything=False)
             for world in value_of}
@@ -144,8 +144,9 @@ def residence_problem(rows: list[ResidenceYear]) -> tuple[list[Cell], list[World
 def _links(values: dict, by_residence: dict, everything: bool) -> dict:
     """Quantity -> variable number, linking what an analyst takes as one unknown.
 
-    ``everything``: every consecutive millésime of a résidence and its rent records to
-    its dwellings (the analyst's belief); otherwise only where the values are equal."""
+    ``everything``: every consecutive millésime of a résidence (the analyst's belief);
+    otherwise only where the values are equal. Rent records and households are linked
+    to the dwellings and occupied dwellings of the same row where equal."""
     lk = Links()
     for q in values:
         lk.add(q)
@@ -160,8 +161,10 @@ def _links(values: dict, by_residence: dict, everything: bool) -> dict:
             base = ("parc", rid, r.millesime)
             for theme in ("quittance", "occupation"):
                 q = (theme, rid, r.millesime)
-                if q in values and base in values and (
-                        values[q] == values[base] or everything and theme == "quittance"):
+                # Linked only where equal, believed or not: where the rent records are
+                # fewer than the dwellings, the analyst who takes them as equal is wrong
+                # by the difference and learns nothing about the hidden count.
+                if q in values and base in values and values[q] == values[base]:
                     lk.union(base, q)
     return lk.numbering()
 
