@@ -75,7 +75,7 @@ def baseline(batches) -> tuple[int, float]:
     from processes.request import parse_request
     from processes.selection import select_all
     from processes.workbook import column_title
-    from providers.pool import service_pool
+    from portail.pools import service_pool
     size, writing = 0, 0.0
     for _, layers in batches:
         request = parse_request({"layers": layers, "territory": "MEL"}, dictionary())
@@ -134,7 +134,7 @@ def main() -> None:
               f"{time.perf_counter() - t0:.0f} s", flush=True)
 
         from data_dictionary.model import dictionary
-        from providers.pool import service_pool
+        from portail.pools import service_pool
         batches = groups(dictionary())
         layers = [name for _, names in batches for name in names]
         from processes.request import parse_request
@@ -176,7 +176,7 @@ def main() -> None:
               f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
         print(f"({date.today():%Y-%m-%d}, {os.cpu_count()} CPU)")
     finally:
-        from providers import pool
+        from portail import pools as pool
         for p in list(pool._pools.values()):
             p.close()
         pool._pools.clear()

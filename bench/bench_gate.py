@@ -4,7 +4,7 @@ Runs two gunicorn servers side by side on the same database (same workers,
 same app, same requests, credentials sent to both): one is the production app
 (gate, credential cache, audit log); the other is built by ``app()`` below
 with ``AUTH_DISABLED=1``, a switch that only this benchmark's factory reads
-(the production entry point, ``auth.gate:create_app``, has none). The two are
+(the production entry point, ``portail.app:create_app``, has none). The two are
 measured in alternating rounds so that a change of machine load hits both,
 and the script prints both throughputs and their ratio (target: >= 0.9).
 
@@ -38,10 +38,10 @@ PATHS = ["/collections/communes/items?f=json&limit=10",
 
 def app():
     """gunicorn factory of this benchmark: the production app, or (AUTH_DISABLED=1) no gate."""
-    from auth.gate import _build_app, create_app
+    from portail.app import build_app, create_app
     from portail.settings import get_settings
     if os.environ.get("AUTH_DISABLED") == "1":
-        return _build_app(get_settings(), gate=False)
+        return build_app(get_settings(), gate=False)
     return create_app()
 
 
@@ -92,10 +92,10 @@ def in_process(auth: str, requests_per_round: int = 60, rounds: int = 15) -> tup
 
     Returns the median req/s of each and the median of the per-round ratios.
     """
-    from auth.gate import _build_app, create_app
+    from portail.app import build_app, create_app
     from portail.settings import get_settings
     gated = create_app().test_client()
-    open_ = _build_app(get_settings(), gate=False).test_client()
+    open_ = build_app(get_settings(), gate=False).test_client()
     headers = {"Authorization": auth}
     for client in (gated, open_):   # warm-up (first argon2, pools, listener)
         for path in PATHS * 3:
@@ -156,7 +156,7 @@ def main() -> None:
     base_port = int(os.environ.get("PORT", "5601"))
 
     from auth.accounts import set_account
-    from auth.gate import prepare_pygeoapi
+    from portail.app import prepare_pygeoapi
     from auth.passwords import generate_password
     from portail.cli import REFERENCE_COMMUNES, ensure_database
     from portail.demo import published_communes

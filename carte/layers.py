@@ -25,8 +25,10 @@ from psycopg import sql
 
 from carte.catalog import CONTEXT_LAYERS, allowed_layers
 from data_dictionary.model import Dictionary, Layer
-from providers.published import SCHEMA, STORAGE_SRID, data_version, describe_view
-from providers.pool import service_pool
+from diffusion import millesimes as published_millesimes
+from diffusion.catalogue import LONLAT_SRID, SCHEMA, describe_view
+from diffusion.clauses import Envelope, bbox_clause
+from diffusion.store import connection, data_version
 
 MAX_FEATURES = 3000
 MIN_ZOOM, MAX_ZOOM = 8, 19
@@ -124,7 +126,8 @@ def _properties(req: LayerRequest, columns) -> list[str]:
     return out
 
 
-def _query(req: LayerRequest, millesime: int | None, columns, geom_column: str):
+def _query(req: LayerRequest, millesime: int | None, layout):
+    columns, geom_column = layout.columns, layout.storage_geometry
     props = _properties(req, columns)
     geom = sql.Identifier(geom_column)
     if not req.is_point:
@@ -137,9 +140,10 @@ def _query(req: LayerRequest, millesime: int | None, columns, geom_column: str):
         where.append(sql.SQL("millesime = %s"))
         params.append(millesime)
     if req.bbox is not None:
-        where.append(sql.SQL("{} && ST_Transform(ST_MakeEnvelope(%s, %s, %s, %s, 4326), {})")
-                     .format(sql.Identifier(geom_column), sql.Literal(STORAGE_SRID)))
-        params.extend(req.bbox)
+        # What the map draws: bounding boxes that overlap the view (index test only).
+        clause, values = bbox_clause(layout, Envelope(*req.bbox, LONLAT_SRID), exact=False)
+        where.append(clause)
+        params.extend(values)
     if req.family is not None:
         family_field = CONTEXT_LAYERS[req.layer.name]["family_field"]
         where.append(sql.SQL("{} = %s").format(sql.Identifier(family_field)))
@@ -158,12 +162,6 @@ def _query(req: LayerRequest, millesime: int | None, columns, geom_column: str):
              where=(sql.SQL("WHERE ") + sql.SQL(" AND ").join(where)) if where else sql.SQL(""))
     params.append(MAX_FEATURES + 1)
     return stmt, params
-
-
-def _latest_millesime(conn, layer: Layer) -> int | None:
-    row = conn.execute(sql.SQL("SELECT max(millesime) FROM {}").format(
-        sql.Identifier(SCHEMA, layer.view))).fetchone()
-    return row[0]
 
 
 class _Cache:
@@ -192,8 +190,7 @@ _cache = _Cache(_CACHE_SIZE)
 def layer_geojson(req: LayerRequest) -> bytes:
     """The FeatureCollection for this request, as UTF-8 bytes."""
     layout = describe_view(req.layer.view)
-    geom_column = layout.geometry_columns[STORAGE_SRID]
-    with service_pool().connection() as conn:
+    with connection() as conn:
         version = data_version(conn)
         key = (version, req.layer.name, req.millesime, req.zoom, req.fields, req.family) \
             if req.bbox is None else None
@@ -201,8 +198,9 @@ def layer_geojson(req: LayerRequest) -> bytes:
             return hit
         millesime = req.millesime
         if millesime is None and "millesime" in layout.columns:
-            millesime = _latest_millesime(conn, req.layer)
-        stmt, params = _query(req, millesime, layout.columns, geom_column)
+            millesime = published_millesimes.default(
+                published_millesimes.loaded(conn, req.layer.view, "millesime", version))
+        stmt, params = _query(req, millesime, layout)
         rows = [r[0] for r in conn.execute(stmt, params)]
     truncated = len(rows) > MAX_FEATURES
     rows = rows[:MAX_FEATURES]
@@ -215,22 +213,13 @@ def layer_geojson(req: LayerRequest) -> bytes:
     return body
 
 
-_millesimes: dict[int, dict[str, list[int]]] = {}
-
-
 def millesimes(dic: Dictionary) -> dict[str, list[int]]:
-    """Loaded millésimes of every map layer (newest first), read once per data version."""
+    """Loaded millésimes of every map layer (newest first), from the read model."""
     out = {}
-    with service_pool().connection() as conn:
+    with connection() as conn:
         version = data_version(conn)
-        if version in _millesimes:
-            return _millesimes[version]
         for name, layer in allowed_layers(dic).items():
-            if "millesime" not in layer.fields:
-                continue
-            rows = conn.execute(sql.SQL("SELECT DISTINCT millesime FROM {} ORDER BY 1 DESC")
-                                .format(sql.Identifier(SCHEMA, layer.view))).fetchall()
-            out[name] = [r[0] for r in rows]
-    _millesimes.clear()
-    _millesimes[version] = out
+            if "millesime" in layer.fields:
+                out[name] = published_millesimes.loaded(conn, layer.view, "millesime",
+                                                        version)[::-1]
     return out

@@ -1,4 +1,4 @@
-"""The map page, as a Flask blueprint registered by ``auth.gate._build_app``.
+"""The map page, as a Flask blueprint (``register``, called by ``portail.app``).
 
 Routes (all behind the gate, except the static assets under ``/static/carte/``):
 
@@ -62,3 +62,8 @@ def layer(name: str):
     response.headers["Vary"] = "Accept-Encoding"
     return response
 
+
+
+def register(app) -> None:
+    """The map page and its data endpoints, on the portal's app (``portail.app``)."""
+    app.register_blueprint(BLUEPRINT)

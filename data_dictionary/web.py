@@ -36,3 +36,8 @@ def dictionary_xlsx():
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition":
                              'attachment; filename="dictionnaire-portail-lls.xlsx"'})
+
+
+def register(app) -> None:
+    """The dictionary pages, on the portal's app (``portail.app``)."""
+    app.register_blueprint(BLUEPRINT)

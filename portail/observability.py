@@ -167,9 +167,19 @@ class Metrics:
         self.pool_max = Gauge("portail_db_pool_max", "Taille maximale par pool", ["pool"],
                               **gauge)
         self.settings = settings
+        self.collectors: list = []   # read at each scrape (parts add theirs: add_collector)
+
+    def add_collector(self, collector) -> None:
+        """A part's own metrics, collected at each scrape (e.g. the job queue's gauge)."""
+        if collector not in self.collectors:
+            self.collectors.append(collector)
+
+    def auth_failure(self, reason: str) -> None:
+        """Count a refusal of the gate (no login label: logins are not metric labels)."""
+        self.auth_failures.labels(reason).inc()
 
     def observe_pools(self) -> None:
-        from providers.pool import open_pools
+        from portail.pools import open_pools
         for name, pool in open_pools().items():
             stats = pool.get_stats()
             self.pool_size.labels(name).set(stats.get("pool_size", 0))
@@ -186,7 +196,7 @@ class Metrics:
         else:
             registry = self.registry
         scrape = CollectorRegistry()
-        scrape.register(_Chain(registry, JobQueueCollector()))
+        scrape.register(_Chain(registry, *self.collectors))
         return generate_latest(scrape)
 
 
@@ -202,30 +212,6 @@ class _Chain:
             yield from collector.collect()
 
 
-class JobQueueCollector:
-    """Jobs by status (every status, 0 included), read from ``jobs.job`` on the primary
-    through the jobs pool at scrape time: a scrape never waits on the gate's logins."""
-
-    def collect(self):
-        from prometheus_client.core import GaugeMetricFamily
-        import psycopg
-        from psycopg_pool import PoolTimeout
-
-        from processes.jobs import store
-        from providers.pool import jobs_pool
-        try:
-            with jobs_pool().connection(timeout=2) as conn:
-                counts = store.status_counts(conn)
-        except (psycopg.Error, PoolTimeout) as exc:
-            LOGGER.debug("job queue gauge skipped (%s)", type(exc).__name__)
-            return
-        family = GaugeMetricFamily("portail_jobs", "Tâches (processus OGC) par statut",
-                                   labels=["status"])
-        for status, count in counts.items():
-            family.add_metric([status], count)
-        yield family
-
-
 _metrics: Metrics | None = None
 
 
@@ -234,12 +220,6 @@ def metrics(settings: Settings) -> Metrics:
     if _metrics is None:
         _metrics = Metrics(settings)
     return _metrics
-
-
-def auth_failure(reason: str) -> None:
-    """Count a refusal of the gate (no login label: logins are not metric labels)."""
-    if _metrics is not None:
-        _metrics.auth_failures.labels(reason).inc()
 
 
 def prepare_metrics_dir(settings: Settings) -> dict[str, str]:
@@ -258,7 +238,7 @@ def readiness() -> tuple[bool, dict]:
     from psycopg_pool import PoolTimeout
 
     from portail.migrate import available_migrations
-    from providers.pool import gate_pool, service_pool
+    from portail.pools import gate_pool, service_pool
 
     checks: dict[str, str] = {}
     try:
@@ -295,8 +275,9 @@ def readiness() -> tuple[bool, dict]:
 
 
 # -- the Flask side ------------------------------------------------------------------------------
-def install(app, settings: Settings) -> None:
-    """Request id, access log, metrics, /metrics and /ready on the portal's Flask app."""
+def install(app, settings: Settings) -> Metrics:
+    """Request id, access log, metrics, /metrics and /ready on the portal's Flask app;
+    returns the metrics, to which the other parts add theirs."""
     from flask import Response, g, jsonify, request
 
     configure_logging(settings)
@@ -360,3 +341,5 @@ def install(app, settings: Settings) -> None:
         response.status_code = 503
         response.headers["Retry-After"] = "5"
         return response
+
+    return meter

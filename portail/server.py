@@ -51,7 +51,7 @@ def gunicorn_command(settings: Settings) -> list[str]:
             "--limit-request-line", str(settings.limit_request_line),
             "--limit-request-fields", str(settings.limit_request_fields),
             "--limit-request-field_size", str(settings.limit_request_field_size),
-            "auth.gate:create_app()"]
+            "portail.app:create_app()"]
 
 
 def stop(settings: Settings, quiet: bool = False) -> bool:
@@ -92,7 +92,7 @@ def wait_healthy(url: str, seconds: float = 30.0, process: subprocess.Popen | No
 
 def start(settings: Settings, foreground: bool = False) -> None:
     """(Re)start the portal; in the background it returns once /health answers."""
-    from auth.gate import prepare_pygeoapi
+    from portail.app import prepare_pygeoapi
 
     port_file = settings.state_dir / "gunicorn.port"
     ours = running_pid(settings) is not None and port_file.exists() \

@@ -15,18 +15,17 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-import psycopg
-from psycopg_pool import PoolTimeout
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
 from data_dictionary.model import Dictionary, dictionary, load_dictionary
+from diffusion.errors import Unavailable
+from diffusion.store import connection
 from portail.settings import SOURCE_MENTION
 from processes.errors import ExportFailure, ExportInputError
 from processes.geopackage import MIMETYPE as MIMETYPE_GPKG, write_gpkg
 from processes.request import parse_request
 from processes.selection import LayerSelection, select_all
 from processes.workbook import MIMETYPES, millesime_text, write_csv, write_xlsx
-from providers.pool import service_pool
 
 LOGGER = logging.getLogger(__name__)
 MAX_ROWS = 200_000
@@ -118,7 +117,7 @@ class ExportProcessor(BaseProcessor):
             return self._export(data, date.today())
         except ProcessorExecuteError:
             raise
-        except (PoolTimeout, psycopg.OperationalError):
+        except Unavailable:
             LOGGER.exception("export: database unavailable")
             failure = ExportFailure("base de données indisponible, réessayez plus tard")
             failure.retryable = True   # a job worker puts the job back in the queue
@@ -141,7 +140,7 @@ class ExportProcessor(BaseProcessor):
 
     def _export(self, data: dict, today: date):
         request = self.check_inputs(data)
-        with service_pool().connection() as conn:
+        with connection() as conn:
             selections = select_all(conn, request, self.max_rows)
             total = max(1, sum(s.rows for s in selections))
             done = 0

@@ -11,15 +11,14 @@ import logging
 from datetime import date
 from http import HTTPStatus
 
-import psycopg
-from psycopg_pool import PoolTimeout
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
 from data_dictionary.model import dictionary
+from diffusion.errors import Unavailable
+from diffusion.store import connection
 from portail.settings import SOURCE_MENTION
 from processes.fiche_data import FicheError, read_fiche
 from processes.fiche_render import MIMETYPES, to_html, to_pdf, to_xlsx
-from providers.pool import service_pool
 
 LOGGER = logging.getLogger(__name__)
 FORMATS = ("html", "xlsx", "pdf")
@@ -85,12 +84,12 @@ def build_fiche(scale, code, millesime=None, fmt="html", links=None,
     """(media type, content) of the sheet; FicheError (400/404) for bad input."""
     fmt = check_format(fmt)
     try:
-        with service_pool().connection() as conn:
+        with connection() as conn:
             fiche = read_fiche(conn, dictionary(), scale, code, millesime,
                                today or date.today())
     except FicheError:
         raise
-    except (PoolTimeout, psycopg.OperationalError):
+    except Unavailable:
         LOGGER.exception("fiche: database unavailable")
         raise FicheError("base de données indisponible, réessayez plus tard",
                          HTTPStatus.SERVICE_UNAVAILABLE) from None

@@ -23,8 +23,9 @@ from psycopg.rows import dict_row
 from pygeoapi.process.base import ProcessorExecuteError
 
 from data_dictionary.model import BPE_DOMAINS, SECRET_STATUSES, Dictionary, Field, Layer
+from diffusion import millesimes
+from diffusion.catalogue import SCHEMA
 from processes.request import CODE_PATTERNS
-from providers.published import SCHEMA
 
 SCALES = {"commune": "commune", "iris": "IRIS", "qpv": "QPV", "residence": "résidence"}
 THEMES = ("parc", "occupation", "attributions")
@@ -177,9 +178,7 @@ def _commune_place(conn, code: str | None) -> Place | None:
 
 
 def _millesimes(conn, layer: Layer) -> list[int]:
-    stmt = sql.SQL("SELECT DISTINCT {m} FROM {v} WHERE {m} IS NOT NULL ORDER BY 1").format(
-        m=sql.Identifier(layer.time_field), v=sql.Identifier(SCHEMA, layer.view))
-    return [int(r[0]) for r in conn.execute(stmt)]
+    return millesimes.loaded(conn, layer.view, layer.time_field)
 
 
 def _row(conn, layer: Layer, code: str, millesime: int, columns: list[str]) -> dict | None:
@@ -209,8 +208,8 @@ def _block(conn, dic: Dictionary, theme: str, columns: list[Place],
     if millesime is not None and millesime not in loaded:
         return ThemeBlock(theme, title, millesime, None, fields, empty,
                           f"millésime {millesime} non chargé pour ce thème (millésimes "
-                          f"disponibles : {', '.join(map(str, loaded))})"), False
-    year = millesime if millesime is not None else loaded[-1]
+                          f"disponibles : {millesimes.available_text(loaded)})"), False
+    year = millesime if millesime is not None else millesimes.default(loaded)
     statuses = sorted({s for _, s in pairs})
     cells: dict[str, list[Cell]] = {f: [] for f in names}
     period = None

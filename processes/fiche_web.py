@@ -1,7 +1,7 @@
 """The stable address of the descriptive sheet: ``GET /fiche/<scale>/<code>``.
 
-Register with ``app.register_blueprint(processes.fiche_web.BLUEPRINT)`` (done in
-``auth.gate``): behind the gate like every other route. Query string:
+Registered by ``processes.web.register`` (from ``portail.app``): behind the gate
+like every other route. Query string:
 ``millesime=YYYY`` (default: the latest of each theme) and ``f=html|xlsx|pdf``.
 The map page and the item pages link here.
 """

@@ -19,7 +19,7 @@ from pyproj import CRS
 
 from portail.settings import SOURCE_MENTION
 from processes.selection import LayerSelection
-from providers.published import SCHEMA
+from diffusion.catalogue import SCHEMA
 
 GEOMETRY_COLUMN = "geom"
 STORAGE_EPSG = 2154

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from psycopg import sql
 
 from data_dictionary.model import Layer
+from diffusion import millesimes
+from diffusion.catalogue import LONLAT_SRID, SCHEMA, describe_view
+from diffusion.clauses import Envelope, bbox_clause
 from processes.errors import ExportInputError
 from processes.request import TERRITORY_KINDS, ExportRequest, Territory, exported_fields
-from providers.published import SCHEMA, describe_view
 
 # Territory kind -> the published view (and column) that lists its codes.
 TERRITORY_VIEWS = {"communes": ("commune", "code_insee"), "iris": ("iris", "code_iris"),
@@ -61,19 +63,13 @@ def check_territory(conn, territory: Territory) -> None:
                                f"inconnu : {shown}")
 
 
-def loaded_millesimes(conn, layer: Layer) -> list[int]:
-    stmt = sql.SQL("SELECT DISTINCT {c} FROM {v} WHERE {c} IS NOT NULL ORDER BY 1").format(
-        c=sql.Identifier(layer.time_field), v=sql.Identifier(SCHEMA, layer.view))
-    return [int(r[0]) for r in conn.execute(stmt)]
-
-
-def _territory_clause(layer: Layer, columns: set[str], territory: Territory):
+def _territory_clause(layer: Layer, layout, territory: Territory):
+    columns = set(layout.columns)
     if territory.kind == "mel":
         return sql.SQL("TRUE"), []
     if territory.kind == "bbox":
-        return (sql.SQL("{g} && ST_MakeEnvelope(%s, %s, %s, %s, 4326) AND "
-                        "ST_Intersects({g}, ST_MakeEnvelope(%s, %s, %s, %s, 4326))").format(
-                    g=sql.Identifier("geom_4326")), [*territory.bbox, *territory.bbox])
+        clause, params = bbox_clause(layout, Envelope(*territory.bbox, LONLAT_SRID))
+        return clause, list(params)
     if SCALE_KIND.get(layer.scale) == territory.kind and "code" in columns:
         column = "code"
     elif CODE_COLUMNS[territory.kind] in columns:
@@ -93,27 +89,27 @@ def select_layer(conn, layer: Layer, request: ExportRequest) -> LayerSelection:
     missing = [f for f in fields if f not in layout.columns]
     if missing:   # dictionary and view out of step: a server defect, never user input
         raise RuntimeError(f"{layer.view}: columns {missing} not in the view")
-    if request.territory.kind == "bbox" and 4326 not in layout.geometry_columns:
+    if request.territory.kind == "bbox" and LONLAT_SRID not in layout.geometry_columns:
         raise ExportInputError(f"la couche {layer.name!r} ne peut pas être choisie par emprise")
-    where, params = _territory_clause(layer, set(layout.columns), request.territory)
-    clauses, millesimes = [where], ()
+    where, params = _territory_clause(layer, layout, request.territory)
+    clauses, exported = [where], ()
     if layer.time_field:
-        loaded = loaded_millesimes(conn, layer)
+        loaded = millesimes.loaded(conn, layer.view, layer.time_field)
         if not loaded:
             raise ExportInputError(f"la couche {layer.name!r} n'a aucun millésime chargé")
-        wanted = request.millesimes or (loaded[-1],)
+        wanted = request.millesimes or (millesimes.default(loaded),)
         absent = [m for m in wanted if m not in loaded]
         if absent:
             raise ExportInputError(
                 f"millesime : {', '.join(map(str, absent))} non chargé pour la couche "
-                f"{layer.name!r} (millésimes disponibles : {', '.join(map(str, loaded))})")
+                f"{layer.name!r} (millésimes disponibles : {millesimes.available_text(loaded)})")
         clauses.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(layer.time_field)))
         params.append(list(wanted))
-        millesimes = tuple(wanted)
+        exported = tuple(wanted)
     condition = sql.SQL(" AND ").join(clauses)
     rows = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {}").format(
         sql.Identifier(SCHEMA, layer.view), condition), params).fetchone()[0]
-    return LayerSelection(layer, tuple(fields), condition, tuple(params), millesimes, rows)
+    return LayerSelection(layer, tuple(fields), condition, tuple(params), exported, rows)
 
 
 def select_all(conn, request: ExportRequest, max_rows: int) -> list[LayerSelection]:

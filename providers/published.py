@@ -1,10 +1,19 @@
 """A generic pygeoapi feature provider over one view of the diffusion schema.
 
-The service role it connects as can read nothing but the diffusion schema,
-where secrecy is already applied: this provider only selects published rows,
-it never aggregates. Every identifier in the SQL comes from the database
-catalogue (checked names, ``psycopg.sql.Identifier``); every value is a
-parameter.
+Thin by design: what is published and how to select it (catalogue, data version,
+millésimes and the default one, CRS, bbox and geometry clauses) is the read model
+(``diffusion``); this class composes one query from it and shapes pygeoapi's
+answer. The service role it connects as can read nothing but the diffusion
+schema, where secrecy is already applied: it only selects published rows, it
+never aggregates. Every identifier in the SQL comes from the database catalogue
+(checked names, ``psycopg.sql.Identifier``); every value is a parameter.
+
+What pygeoapi cannot tell a provider, the portal's items handler
+(``portail.pygeoapi_seam``) passes explicitly to ``query``: the ``bbox_crs`` (the
+box is reprojected in PostGIS, never in Python), the ``filter_crs`` and whether
+the filter came as CQL2-JSON, the paging ``cursor``, and ``links_base`` /
+``link_args`` from which the ``next``/``prev`` links are built (server URL of
+the configuration, never the request's Host).
 
 What it adds to pygeoapi's own handling (see docs/api.md):
 - CQL2 filters translated from pygeofilter's AST (``providers.cql``);
@@ -17,37 +26,25 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import urlencode
 
 import psycopg
 from psycopg import sql
-from psycopg_pool import PoolTimeout
 from pygeoapi.provider.base import (BaseProvider, ProviderConnectionError,
                                     ProviderInvalidQueryError, ProviderItemNotFoundError,
                                     ProviderQueryError)
 
-from providers import cache
+from diffusion import cache, millesimes
+from diffusion.catalogue import SCHEMA, STORAGE_SRID, Column, describe_view
+from diffusion.clauses import CRS84, Envelope, bbox_clause, crs_srid, geometry_json
+from diffusion.errors import InvalidQuery, NotPublished, Unavailable
+from diffusion.store import connection, data_version
 from providers.cql import FilterContext, Translator
-from providers.pool import service_pool
 
 LOGGER = logging.getLogger(__name__)
 
-SCHEMA = "diffusion"
-STORAGE_SRID = 2154
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-# CRS URI -> (SRID, latitude first). EPSG:4326 is latitude first (OGC API Features Part 2).
-OUTPUT_CRS = {
-    CRS84: (4326, False),
-    "http://www.opengis.net/def/crs/OGC/1.3/CRS84h": (4326, False),
-    "http://www.opengis.net/def/crs/EPSG/0/4326": (4326, True),
-    "http://www.opengis.net/def/crs/EPSG/0/2154": (2154, False),
-    "http://www.opengis.net/def/crs/EPSG/0/3857": (3857, False),
-}
 CURSOR_PARAM = "cursor"
 MAX_OFFSET = 100_000_000
 
@@ -58,64 +55,8 @@ JSON_TYPES = {
     "numeric": "number", "real": "number", "double precision": "number",
     "boolean": "boolean", "date": "string", "timestamp with time zone": "string",
 }
-_YEAR = r"(\d{4})(?:-\d{2}(?:-\d{2}(?:[T ][0-9:.]+(?:Z|[+-]\d{2}:?\d{2})?)?)?)?"
-DATETIME_INSTANT = re.compile(rf"^{_YEAR}$")
 
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    pg_type: str       # format_type(), e.g. "integer", "numeric(6,1)"
-
-    @property
-    def base_type(self) -> str:
-        return self.pg_type.split("(")[0]
-
-
-@dataclass(frozen=True)
-class ViewLayout:
-    view: str
-    columns: dict[str, Column]     # attribute columns, in view order
-    geometry_columns: dict[int, str]  # SRID -> geometry column
-
-    def check(self, name: str, what: str) -> Column:
-        try:
-            return self.columns[name]
-        except (KeyError, TypeError):
-            raise ProviderInvalidQueryError(
-                user_msg=f"{what} : propriété inconnue {str(name)[:64]!r}") from None
-
-
-_layouts: dict[str, ViewLayout] = {}
-_layouts_lock = threading.Lock()
-
-
-def describe_view(view: str) -> ViewLayout:
-    """Columns of a diffusion view, read once per process from the catalogue."""
-    layout = _layouts.get(view)
-    if layout is not None:
-        return layout
-    with _layouts_lock, _connection() as conn:
-        rows = conn.execute(
-            """SELECT a.attname, format_type(a.atttypid, a.atttypmod),
-                      coalesce(postgis_typmod_srid(a.atttypmod), 0) AS srid,
-                      t.typname = 'geometry' AS is_geometry
-               FROM pg_attribute a
-               JOIN pg_class c ON c.oid = a.attrelid
-               JOIN pg_namespace n ON n.oid = c.relnamespace
-               JOIN pg_type t ON t.oid = a.atttypid
-               WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0
-                 AND NOT a.attisdropped
-               ORDER BY a.attnum""", [SCHEMA, view]).fetchall()
-    if not rows:
-        raise ProviderConnectionError(f"vue publiée {SCHEMA}.{view} introuvable")
-    columns = {name: Column(name, typ) for name, typ, _, is_geom in rows if not is_geom}
-    geoms = {srid: name for name, _, srid, is_geom in rows if is_geom}
-    if STORAGE_SRID not in geoms:
-        raise ProviderConnectionError(f"{SCHEMA}.{view} : pas de géométrie en EPSG:{STORAGE_SRID}")
-    layout = ViewLayout(view, columns, geoms)
-    _layouts[view] = layout
-    return layout
+_fields: dict[str, dict] = {}   # view -> pygeoapi fields (built once per process)
 
 
 class DatabaseUnavailable(ProviderConnectionError):
@@ -126,48 +67,42 @@ class DatabaseUnavailable(ProviderConnectionError):
 
 
 @contextmanager
+def _as_provider_errors():
+    """The read model's errors as pygeoapi's (400, 503, 500)."""
+    try:
+        yield
+    except InvalidQuery as exc:
+        raise ProviderInvalidQueryError(user_msg=exc.message) from None
+    except Unavailable as exc:
+        raise DatabaseUnavailable(user_msg=exc.message) from None
+    except NotPublished as exc:
+        raise ProviderConnectionError(exc.message) from None
+
+
+@contextmanager
 def _connection():
-    """A pooled connection of the service role; an outage becomes a provider error."""
-    try:
-        with service_pool().connection() as conn:
-            yield conn
-    except (PoolTimeout, psycopg.OperationalError):
-        raise DatabaseUnavailable(user_msg="base de données momentanément indisponible") from None
+    with _as_provider_errors(), connection() as conn:
+        yield conn
 
 
-def data_version(conn) -> int:
-    return conn.execute("SELECT data_version FROM diffusion.data_version").fetchone()[0]
-
-
-def _request_args() -> dict | None:
-    """Query arguments of the current Flask request (None outside a request)."""
-    try:
-        from flask import has_request_context, request
-    except ImportError:  # pragma: no cover - pygeoapi always brings Flask
-        return None
-    if not has_request_context():
-        return None
-    return request
-
-
-def _server_url() -> str:
-    """pygeoapi's ``server.url`` (the URL clients use), as its own links do."""
-    import sys
-    flask_app = sys.modules.get("pygeoapi.flask_app")
-    try:
-        return str(flask_app.CONFIG["server"]["url"]).rstrip("/")
-    except (AttributeError, KeyError, TypeError):
-        from portail.settings import get_settings
-        return get_settings().public_url
-
-
-def _crs_srid(uri: str | None, what: str) -> tuple[int, bool]:
-    if uri is None:
-        return 4326, False
-    try:
-        return OUTPUT_CRS[uri]
-    except KeyError:
-        raise ProviderInvalidQueryError(user_msg=f"{what} non pris en charge : {uri[:200]}") from None
+def fields_of(view: str) -> dict:
+    """pygeoapi's description of the view's properties: JSON types and French labels."""
+    found = _fields.get(view)
+    if found is None:
+        from data_dictionary.model import dictionary
+        layer = dictionary().layer_for_view(view)
+        found = {}
+        for c in describe_view(view).columns.values():
+            entry = {"type": JSON_TYPES.get(c.base_type, "string")}
+            if c.base_type == "date":
+                entry["format"] = "date"
+            described = layer.fields.get(c.name) if layer else None
+            if described is not None:
+                entry["title"] = described.label.fr
+                entry["description"] = described.definition.fr
+            found[c.name] = entry
+        _fields[view] = found
+    return found
 
 
 class PublishedViewProvider(BaseProvider):
@@ -177,7 +112,8 @@ class PublishedViewProvider(BaseProvider):
         super().__init__(provider_def)
         data = provider_def["data"]
         self.view = data["view"] if isinstance(data, dict) else str(data)
-        self.layout = describe_view(self.view)
+        with _as_provider_errors():
+            self.layout = describe_view(self.view)
         if self.id_field not in self.layout.columns:
             raise ProviderConnectionError(f"id_field {self.id_field!r} absent de {self.view}")
         if self.time_field and self.time_field not in self.layout.columns:
@@ -187,19 +123,8 @@ class PublishedViewProvider(BaseProvider):
     # -- schema ---------------------------------------------------------------
     def get_fields(self):
         if not self._fields:
-            from data_dictionary.model import dictionary
-            layer = dictionary().layer_for_view(self.view)
-            fields = {}
-            for c in self.layout.columns.values():
-                entry = {"type": JSON_TYPES.get(c.base_type, "string")}
-                if c.base_type == "date":
-                    entry["format"] = "date"
-                described = layer.fields.get(c.name) if layer else None
-                if described is not None:
-                    entry["title"] = described.label.fr
-                    entry["description"] = described.definition.fr
-                fields[c.name] = entry
-            self._fields = fields
+            with _as_provider_errors():
+                self._fields = fields_of(self.view)
         return self._fields
 
     # -- SQL pieces -----------------------------------------------------------
@@ -210,37 +135,23 @@ class PublishedViewProvider(BaseProvider):
         # The type name comes from the catalogue, not from the request.
         return sql.SQL("CAST(%s AS {})").format(sql.SQL(column.base_type))
 
-    def _bbox_clause(self, bbox) -> tuple[sql.Composable, list]:
-        try:
-            minx, miny, maxx, maxy = (float(v) for v in bbox[:2] + bbox[-2:]) \
-                if len(bbox) == 6 else (float(v) for v in bbox)
-        except (TypeError, ValueError):
-            raise ProviderInvalidQueryError(user_msg="bbox : quatre nombres attendus") from None
-        if not all(map(lambda v: v == v and abs(v) != float("inf"), (minx, miny, maxx, maxy))):
-            raise ProviderInvalidQueryError(user_msg="bbox : nombres invalides")
-        geom = sql.Identifier(self.layout.geometry_columns[STORAGE_SRID])
-        return (sql.SQL("{g} && ST_MakeEnvelope(%s, %s, %s, %s, {srid}) AND "
-                        "ST_Intersects({g}, ST_MakeEnvelope(%s, %s, %s, %s, {srid}))")
-                .format(g=geom, srid=sql.Literal(STORAGE_SRID)), [minx, miny, maxx, maxy] * 2)
-
-    def _filter_clause(self, filterq) -> tuple[sql.Composable, list]:
-        req = _request_args()
-        filter_crs = req.args.get("filter-crs") if req is not None else None
-        srid, swap = _crs_srid(filter_crs, "filter-crs")
-        from_json = req is not None and "filter" not in req.args
-        geometry = self.layout.geometry_columns[STORAGE_SRID]
+    def _filter_clause(self, filterq, filter_crs, filter_from_body) -> tuple[sql.Composable, list]:
+        srid, swap = crs_srid(filter_crs, "filter-crs")
+        geometry = self.layout.storage_geometry
         context = FilterContext(
             column_type=lambda name: self.layout.check(name, "filter").base_type,
             geometry_column=geometry, geometry_names=frozenset({geometry, "geometry"}),
             storage_srid=STORAGE_SRID, filter_srid=srid, filter_swap=swap,
-            json_envelopes=from_json)
+            json_envelopes=filter_from_body)
         return Translator(context).translate(filterq)
 
-    def _where(self, conn, version, bbox, properties, datetime_, filterq):
+    def _where(self, conn, version, bbox, bbox_crs, properties, datetime_, filterq,
+               filter_crs, filter_from_body):
         clauses: list[sql.Composable] = []
         params: list = []
         if bbox:
-            clause, values = self._bbox_clause(bbox)
+            srid, swap = crs_srid(bbox_crs, "bbox-crs")
+            clause, values = bbox_clause(self.layout, Envelope.from_values(bbox, srid, swap))
             clauses.append(clause)
             params += values
         for name, value in properties or []:
@@ -254,7 +165,7 @@ class PublishedViewProvider(BaseProvider):
                 clauses.append(clause)
                 params += values
         if filterq is not None:
-            clause, values = self._filter_clause(filterq)
+            clause, values = self._filter_clause(filterq, filter_crs, filter_from_body)
             clauses.append(clause)
             params += values
         if not clauses:
@@ -263,32 +174,22 @@ class PublishedViewProvider(BaseProvider):
 
     # -- millésimes ---------------------------------------------------------------
     def millesimes(self, conn, version: int) -> list[int]:
-        """Loaded millésimes of the view (index skip scan), cached per data version."""
-        key = (self.view, version)
-        found = cache.MILLESIMES.get(key)
-        if found is None:
-            stmt = sql.SQL(
-                "WITH RECURSIVE m(v) AS (SELECT min({c}) FROM {t} UNION ALL "
-                "SELECT (SELECT min({c}) FROM {t} WHERE {c} > m.v) FROM m WHERE m.v IS NOT NULL) "
-                "SELECT v FROM m WHERE v IS NOT NULL").format(
-                    c=sql.Identifier(self.time_field), t=self._table())
-            found = [int(r[0]) for r in conn.execute(stmt).fetchall()]
-            cache.MILLESIMES.put(key, found)
-        return found
+        """Loaded millésimes of the view, cached per data version."""
+        return millesimes.loaded(conn, self.view, self.time_field, version)
 
     def _millesime_clause(self, conn, version, datetime_):
         loaded = self.millesimes(conn, version)
         if not loaded:
             return None, []
         if datetime_ is None:
-            wanted = [loaded[-1]]       # the latest by default
+            wanted = [millesimes.default(loaded)]
         else:
-            low, high = parse_millesimes(str(datetime_))
-            wanted = [m for m in loaded if (low is None or m >= low) and (high is None or m <= high)]
+            low, high = millesimes.parse_datetime(str(datetime_))
+            wanted = millesimes.within(loaded, low, high)
             if not wanted:
-                raise ProviderInvalidQueryError(
-                    user_msg=f"datetime : aucun millésime chargé pour {str(datetime_)[:40]!r} "
-                             f"(millésimes disponibles : {', '.join(map(str, loaded))})")
+                raise InvalidQuery(
+                    f"datetime : aucun millésime chargé pour {str(datetime_)[:40]!r} "
+                    f"(millésimes disponibles : {millesimes.available_text(loaded)})")
         if wanted == loaded:
             return None, []             # every loaded millésime: no condition to plan
         column = sql.Identifier(self.time_field)
@@ -306,68 +207,89 @@ class PublishedViewProvider(BaseProvider):
         keys.append(sql.Identifier(self.id_field))  # a stable order makes paging exact
         return sql.SQL(" ORDER BY ") + sql.SQL(", ").join(keys)
 
-    def _geometry_output(self, crs_transform_spec) -> sql.Composable:
-        if crs_transform_spec is None:
-            srid, swap = STORAGE_SRID, False
-        else:
-            srid, swap = _crs_srid(crs_transform_spec.target_crs_uri, "crs")
-        if srid in self.layout.geometry_columns:
-            geom = sql.Identifier(self.layout.geometry_columns[srid])
-        else:
-            geom = sql.SQL("ST_Transform({}, {})").format(
-                sql.Identifier(self.layout.geometry_columns[STORAGE_SRID]), sql.Literal(srid))
-        if swap:
-            geom = sql.SQL("ST_FlipCoordinates({})").format(geom)
-        digits = 7 if srid == 4326 else 2
-        return sql.SQL("ST_AsGeoJSON({}, {})").format(geom, sql.Literal(digits))
+    def _geometry_output(self, crs: str | None) -> sql.Composable:
+        srid, swap = (STORAGE_SRID, False) if crs is None else crs_srid(crs, "crs")
+        return geometry_json(self.layout, srid, swap)
+
+    @staticmethod
+    def _output_crs(crs, crs_transform_spec) -> str | None:
+        """The output CRS URI: the explicit ``crs`` of the items handler, else pygeoapi's
+        transform spec (None: the storage CRS)."""
+        if crs is not None:
+            return crs
+        return None if crs_transform_spec is None else crs_transform_spec.target_crs_uri
 
     # -- pygeoapi API -----------------------------------------------------------
     def query(self, offset=0, limit=10, resulttype="results", bbox=[], datetime_=None,
               properties=[], sortby=[], select_properties=[], skip_geometry=False, q=None,
-              filterq=None, crs_transform_spec=None, **kwargs):
+              filterq=None, crs_transform_spec=None, *, crs=None, bbox_crs=None,
+              filter_crs=None, filter_from_body=False, cursor=None, links_base=None,
+              link_args=(), **kwargs):
+        """One page of features.
+
+        Beyond pygeoapi's arguments, from the portal's items handler: ``crs`` (output
+        CRS URI), ``bbox_crs`` (CRS of ``bbox``, CRS84 by default), ``filter_crs`` and
+        ``filter_from_body`` (CQL2-JSON), ``cursor`` (last identifier of the previous
+        page), ``links_base`` (URL of the items, None: no paging links) and
+        ``link_args`` (the request's query arguments, repeated in the links).
+        """
+        with _as_provider_errors():
+            return self._query(offset, limit, resulttype, bbox, datetime_, properties, sortby,
+                               select_properties, skip_geometry, q, filterq,
+                               self._output_crs(crs, crs_transform_spec), bbox_crs,
+                               filter_crs, filter_from_body, cursor, links_base, link_args)
+
+    def _query(self, offset, limit, resulttype, bbox, datetime_, properties, sortby,
+               select_properties, skip_geometry, q, filterq, crs, bbox_crs, filter_crs,
+               filter_from_body, cursor, links_base, link_args):
         try:
             offset, limit = int(offset), int(limit)
         except (TypeError, ValueError):
-            raise ProviderInvalidQueryError(user_msg="offset et limit sont des entiers") from None
+            raise InvalidQuery("offset et limit sont des entiers") from None
         if offset < 0 or limit < 0 or offset > MAX_OFFSET:
-            raise ProviderInvalidQueryError(user_msg="offset et limit doivent être positifs")
+            raise InvalidQuery("offset et limit doivent être positifs")
         if q:
-            raise ProviderInvalidQueryError(user_msg="q (recherche plein texte) n'est pas "
-                                                     "pris en charge : utilisez filter")
+            raise InvalidQuery("q (recherche plein texte) n'est pas pris en charge : "
+                               "utilisez filter")
         selected = [self.layout.check(p, "properties").name for p in select_properties or []] \
             or list(self.layout.columns)
         if self.id_field not in selected:
             selected = [self.id_field, *selected]
         order_by = self._order_by(sortby)
-        geometry = sql.SQL("NULL") if skip_geometry else self._geometry_output(crs_transform_spec)
-        req = _request_args()
-        cursor = req.args.get(CURSOR_PARAM) if req is not None and req.method == "GET" else None
+        geometry = sql.SQL("NULL") if skip_geometry else self._geometry_output(crs)
         keyset = not sortby and offset > 0 and cursor is not None
 
-        with _connection() as conn:
+        with connection() as conn:
             try:
                 version = data_version(conn)
-                where, params = self._where(conn, version, bbox, properties, datetime_, filterq)
+                where, params = self._where(conn, version, bbox, bbox_crs, properties,
+                                            datetime_, filterq, filter_crs, filter_from_body)
                 query_key = (self.view, version, repr(where), repr(params), repr(sortby))
                 matched = cache.COUNTS.get(query_key)
+                features: list[dict] | None = None
+                page_key = (query_key, tuple(selected), skip_geometry, repr(geometry),
+                            offset, limit, cursor if keyset else None)
+                wants_rows = resulttype != "hits" and limit > 0
+                if matched is None and wants_rows and offset == 0:
+                    # The first page first: when it is not full, it is the whole match
+                    # and the count costs nothing (a bbox of QGIS, a narrow filter).
+                    features = self._features(conn, page_key, where, params, order_by,
+                                              selected, geometry, offset, limit, None)
+                    if len(features) < limit:
+                        matched = len(features)
+                        cache.COUNTS.put(query_key, matched)
                 if matched is None:
                     matched = conn.execute(sql.SQL("SELECT count(*) FROM {}{}").format(
                         self._table(), where), params).fetchone()[0]
                     cache.COUNTS.put(query_key, matched)
-                features: list[dict] = []
-                if resulttype != "hits" and limit > 0 and offset < matched:
-                    page_key = (query_key, tuple(selected), skip_geometry, repr(geometry),
-                                offset, limit, cursor if keyset else None)
-                    features = cache.PAGES.get(page_key)
-                    if features is None:
-                        rows = self._page(conn, where, params, order_by, selected, geometry,
-                                          offset, limit, cursor if keyset else None)
-                        features = [self._feature(selected, row) for row in rows]
-                        weight = sum(len(r[-1] or "") + 64 * len(r) for r in rows)
-                        cache.PAGES.put(page_key, features, weight)
+                if features is None:
+                    features = []
+                    if wants_rows and offset < matched:
+                        features = self._features(conn, page_key, where, params, order_by,
+                                                  selected, geometry, offset, limit,
+                                                  cursor if keyset else None)
             except psycopg.errors.DataError:
-                raise ProviderInvalidQueryError(
-                    user_msg="valeur incompatible avec le type de la propriété") from None
+                raise InvalidQuery("valeur incompatible avec le type de la propriété") from None
             except psycopg.OperationalError:
                 raise
             except psycopg.Error as exc:
@@ -378,10 +300,21 @@ class PublishedViewProvider(BaseProvider):
         features = [{**f, "properties": dict(f["properties"])} for f in features]
         result = {"type": "FeatureCollection", "features": features,
                   "numberMatched": matched, "numberReturned": len(features)}
-        if req is not None and req.method == "GET" and resulttype != "hits":
-            result["links"] = self._paging_links(req, offset, limit, matched, features,
-                                                 keyset_ok=not sortby)
+        if links_base is not None and resulttype != "hits":
+            result["links"] = self._paging_links(links_base, link_args, offset, limit, matched,
+                                                 features, keyset_ok=not sortby)
         return result
+
+    def _features(self, conn, page_key, where, params, order_by, selected, geometry, offset,
+                  limit, cursor) -> list[dict]:
+        features = cache.PAGES.get(page_key)
+        if features is None:
+            rows = self._page(conn, where, params, order_by, selected, geometry, offset,
+                              limit, cursor)
+            features = [self._feature(selected, row) for row in rows]
+            weight = sum(len(r[-1] or "") + 64 * len(r) for r in rows)
+            cache.PAGES.put(page_key, features, weight)
+        return features
 
     def _page(self, conn, where, params, order_by, selected, geometry, offset, limit, cursor):
         fields = sql.SQL(", ").join([*(sql.Identifier(c) for c in selected), geometry])
@@ -400,19 +333,13 @@ class PublishedViewProvider(BaseProvider):
             fields, self._table(), where, order_by)
         return conn.execute(stmt, [*params, limit, offset]).fetchall()
 
-    def _paging_links(self, req, offset, limit, matched, features, keyset_ok) -> list[dict]:
-        """``next``/``prev`` links; none on the last page (pygeoapi adds ``prev`` then)."""
+    def _paging_links(self, base, args, offset, limit, matched, features,
+                      keyset_ok) -> list[dict]:
+        """``next``/``prev`` links; none at all on the last page."""
         end = offset + len(features)
         if end >= matched or not features:
-            try:
-                from flask import g
-                g.portail_last_page = True   # providers.web drops pygeoapi's spurious next
-            except RuntimeError:  # pragma: no cover
-                pass
             return []
-        base = f"{_server_url()}{req.path}"
-        args = [(k, v) for k, v in req.args.items(multi=True)
-                if k not in ("offset", CURSOR_PARAM)]
+        args = [(k, v) for k, v in args if k not in ("offset", CURSOR_PARAM)]
         next_args = [*args, ("offset", end)]
         if keyset_ok:
             next_args.append((CURSOR_PARAM, features[-1]["id"]))
@@ -426,19 +353,21 @@ class PublishedViewProvider(BaseProvider):
 
     def get(self, identifier, **kwargs):
         column = self.layout.columns[self.id_field]
-        crs_transform_spec = kwargs.get("crs_transform_spec")
+        crs = self._output_crs(kwargs.get("crs"), kwargs.get("crs_transform_spec"))
         selected = list(self.layout.columns)
-        stmt = sql.SQL("SELECT {}, {} FROM {} WHERE {} = {}").format(
-            sql.SQL(", ").join(sql.Identifier(c) for c in selected),
-            self._geometry_output(crs_transform_spec), self._table(),
-            sql.Identifier(self.id_field), self._typed_param(column))
-        if self.time_field:
-            stmt += sql.SQL(" ORDER BY {} DESC LIMIT 1").format(sql.Identifier(self.time_field))
-        with _connection() as conn:
-            try:
-                row = conn.execute(stmt, [str(identifier)]).fetchone()
-            except psycopg.errors.DataError:
-                row = None  # not even of the identifier's type: no such item
+        with _as_provider_errors():
+            stmt = sql.SQL("SELECT {}, {} FROM {} WHERE {} = {}").format(
+                sql.SQL(", ").join(sql.Identifier(c) for c in selected),
+                self._geometry_output(crs), self._table(),
+                sql.Identifier(self.id_field), self._typed_param(column))
+            if self.time_field:
+                stmt += sql.SQL(" ORDER BY {} DESC LIMIT 1").format(
+                    sql.Identifier(self.time_field))
+            with connection() as conn:
+                try:
+                    row = conn.execute(stmt, [str(identifier)]).fetchone()
+                except psycopg.errors.DataError:
+                    row = None  # not even of the identifier's type: no such item
         if row is None:
             raise ProviderItemNotFoundError(
                 user_msg=f"aucun objet d'identifiant {str(identifier)[:64]!r}")
@@ -455,30 +384,4 @@ class PublishedViewProvider(BaseProvider):
         return f"<PublishedViewProvider> {SCHEMA}.{self.view}"
 
 
-def parse_millesimes(value: str) -> tuple[int | None, int | None]:
-    """``datetime`` -> (first, last) millésime; an instant gives one year."""
-    value = value.strip()
-    if "/" in value:
-        parts = value.split("/")
-        if len(parts) != 2:
-            raise ProviderInvalidQueryError(user_msg="datetime : intervalle « début/fin » attendu")
-        bounds = []
-        for part in parts:
-            part = part.strip()
-            if part in ("", ".."):
-                bounds.append(None)
-                continue
-            match = DATETIME_INSTANT.match(part)
-            if not match:
-                raise ProviderInvalidQueryError(
-                    user_msg=f"datetime : date {part[:40]!r} illisible (AAAA ou AAAA-MM-JJ)")
-            bounds.append(int(match.group(1)))
-        if bounds[0] is not None and bounds[1] is not None and bounds[0] > bounds[1]:
-            raise ProviderInvalidQueryError(user_msg="datetime : début après la fin")
-        return bounds[0], bounds[1]
-    match = DATETIME_INSTANT.match(value)
-    if not match:
-        raise ProviderInvalidQueryError(
-            user_msg=f"datetime : date {value[:40]!r} illisible (AAAA ou AAAA-MM-JJ)")
-    year = int(match.group(1))
-    return year, year
+__all__ = ["CRS84", "DatabaseUnavailable", "PublishedViewProvider", "fields_of"]

@@ -13,7 +13,7 @@ ITEMS = "/collections/communes/items"
 
 @pytest.fixture(scope="module")
 def client(settings, communes_loaded, account):
-    from auth.gate import create_app
+    from portail.app import create_app
 
     app = create_app(settings)  # registers the hooks and the dictionary pages itself
     token = base64.b64encode(f"{account[0]}:{account[1]}".encode()).decode()

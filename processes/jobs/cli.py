@@ -22,7 +22,7 @@ def jobs():
 def jobs_status():
     """Nombre de travaux par état."""
     from processes.jobs import store
-    from providers.pool import jobs_pool
+    from portail.pools import jobs_pool
     with jobs_pool().connection() as conn:
         counts = store.status_counts(conn)
     for status, n in counts.items():
@@ -33,7 +33,7 @@ def jobs_status():
 def jobs_purge():
     """Supprime les travaux terminés (et leurs fichiers) dont la durée de conservation est passée."""
     from processes.jobs import store
-    from providers.pool import jobs_pool
+    from portail.pools import jobs_pool
     with jobs_pool().connection() as conn:
         n = store.purge(conn)
     click.echo(f"{n} travail(aux) terminé(s) supprimé(s) "

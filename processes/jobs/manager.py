@@ -23,15 +23,17 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import g, has_request_context
+
+from portail import pygeoapi_seam
 from pygeoapi.process.base import (JobNotFoundError, JobResultNotFoundError,
                                    ProcessorExecuteError)
 from pygeoapi.process.manager.base import BaseManager
 from pygeoapi.util import (JobStatus, ProcessExecutionMode, RequestedProcessExecutionMode,
                            RequestedResponse)
 
+from portail.pools import jobs_pool
 from portail.settings import get_settings
 from processes.jobs import store
-from providers.pool import jobs_pool
 
 LOGGER = logging.getLogger(__name__)
 
@@ -72,7 +74,7 @@ def current_viewer() -> store.Viewer | None:
     login = g.get("login")
     if not login:
         return None
-    account = g.get("flask_httpauth_user")   # the gate's Account (login, role, organisation)
+    account = g.get("account")   # the gate's Account (login, role, organisation)
     role = getattr(account, "role", None)
     if role is None:
         with jobs_pool().connection() as conn:
@@ -124,7 +126,7 @@ class JobManager(BaseManager):
         if found is None:
             raise JobResultNotFoundError()
         mimetype, data, filename = found
-        g.job_result_filename = filename   # for Content-Disposition (processes.jobs.web)
+        pygeoapi_seam.serve_result_as(filename)   # Content-Disposition: attachment
         return mimetype, data
 
     def delete_job(self, job_id: str) -> bool:
@@ -156,10 +158,9 @@ class JobManager(BaseManager):
             headers = None
             if execution_mode is not None:
                 headers = {"Preference-Applied": RequestedProcessExecutionMode.wait.value}
-            mimetype, outputs, status = self._execute_handler_sync(
-                processor, job_id, data_dict, requested_outputs,
-                requested_response=requested_response)
-            g.job_not_stored = True   # processes.jobs.web drops pygeoapi's Location
+            mimetype, outputs, status = pygeoapi_seam.run_sync(
+                self, processor, job_id, data_dict, requested_outputs, requested_response)
+            pygeoapi_seam.job_not_stored()   # pygeoapi's Location would name no job
             return job_id, mimetype, outputs, status, headers
         return self._submit(processor, process_id, data_dict)
 

@@ -37,7 +37,7 @@ from pygeoapi.process.base import ProcessorExecuteError
 from portail.pygeoapi_config import load_config
 from portail.settings import Settings
 from processes.jobs import store
-from providers.pool import DATABASE_UNAVAILABLE, jobs_pool
+from portail.pools import DATABASE_UNAVAILABLE, jobs_pool
 
 LOGGER = logging.getLogger("portail.worker")
 

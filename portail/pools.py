@@ -1,8 +1,15 @@
-"""One connection pool per process, shared by every provider object.
+"""The connection pools of the web service and the workers, and what "database unavailable" is.
 
-pygeoapi builds a provider object for each request; opening a connection in
-its ``__init__`` would cost a connection per request. The pool is created on
-first use (after gunicorn has forked) and kept for the life of the process.
+One pool per role and process (``service``: published views, read replica if
+configured; ``gate``: the account register; ``jobs``: the job queue), created
+on first use (after gunicorn has forked) and kept for the life of the process.
+pygeoapi builds a provider object for each request: opening a connection in its
+``__init__`` would cost a connection per request.
+
+``DATABASE_UNAVAILABLE`` is the one definition of "the database cannot do this
+now"; ``is_unavailable`` tests an exception against it. The app answers it with
+a 503 (``portail.app``), workers wait and retry (``processes.jobs.worker``).
+The command-line tools connect with ``portail.db`` instead.
 """
 from __future__ import annotations
 
@@ -20,6 +27,14 @@ from portail.settings import get_settings
 # Callers wait and retry (workers) or answer 503 (the app); never a 500 or a crash.
 DATABASE_UNAVAILABLE = (psycopg.OperationalError, psycopg.errors.ReadOnlySqlTransaction,
                         PoolTimeout)
+# The French message a user reads (503 of the app, failed export, sheet).
+UNAVAILABLE_MESSAGE = "base de données momentanément indisponible"
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` says the database cannot answer now (down, full pool, read-only)."""
+    return isinstance(exc, DATABASE_UNAVAILABLE)
+
 
 RECONNECT_SECONDS = 2.0
 FAST_FAIL_SECONDS = 0.5
