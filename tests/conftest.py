@@ -27,6 +27,30 @@ CORPUS = Path(__file__).parent / "corpus"
 
 pytest_plugins = ["browser"]   # chromium, browser_page: headless Chromium fixtures
 
+# What a test needs, from its fixtures (the markers of pyproject.toml). A module that
+# drives a real client program or starts its own server says so with ``pytestmark``.
+KINDS = ("unit", "database", "http", "clients")
+CLIENT_FIXTURES = {"chromium", "browser_page"}
+CLIENT_MODULES = {"test_clients_qgis", "test_clients_gdal", "test_clients_owslib",
+                  "test_auth_qgis", "test_carte_browser", "test_exports_libreoffice"}
+HTTP_FIXTURES = {"live_server", "http"}
+DATABASE_FIXTURES = {"settings", "owner_conn", "fresh_database", "etl_settings"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if any(item.get_closest_marker(kind) for kind in KINDS):
+            continue
+        needs = set(getattr(item, "fixturenames", ()))
+        if needs & CLIENT_FIXTURES or item.module.__name__ in CLIENT_MODULES:
+            item.add_marker(pytest.mark.clients)
+        elif needs & HTTP_FIXTURES:
+            item.add_marker(pytest.mark.http)
+        elif needs & DATABASE_FIXTURES:
+            item.add_marker(pytest.mark.database)
+        else:
+            item.add_marker(pytest.mark.unit)
+
 
 def make_state_dir(prefix: str = "portail-test-") -> Path:
     # Under /tmp and 0755: as root, the postgres user must be able to enter it.

@@ -55,6 +55,7 @@ def test_http_port_taken_by_another_program(settings, live_server):
     assert requests.get(f"{live_server}/health").status_code == 200
 
 
+@pytest.mark.database   # starts its own cluster
 def test_folder_left_by_an_interrupted_init_is_explained(tmp_path):
     cluster = LocalCluster(tmp_path / "pgcluster")
     cluster.data.mkdir(parents=True)
@@ -65,6 +66,7 @@ def test_folder_left_by_an_interrupted_init_is_explained(tmp_path):
     assert "db reset" in err.value.hint
 
 
+@pytest.mark.database   # starts its own cluster
 def test_cluster_restarts_after_a_crash_with_its_data(tmp_path):
     root = make_state_dir("portail-crash-")
     cluster = LocalCluster(root / "pgcluster")
@@ -91,6 +93,7 @@ def test_cluster_restarts_after_a_crash_with_its_data(tmp_path):
         shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.mark.database   # starts its own cluster
 def test_missing_postgis_names_the_package(tmp_path, monkeypatch):
     fake = tmp_path / "bin"
     fake.mkdir()
@@ -123,6 +126,7 @@ def test_ensure_postgis_script_prints_the_command_for_non_root():
     assert "sudo apt-get install -y postgresql-99-postgis-3" in result.stderr
 
 
+@pytest.mark.database   # starts its own cluster
 def test_demo_from_scratch_then_again(tmp_path):
     """`portail-lls demo` on an empty state folder, then a second run reusing everything."""
     state = make_state_dir("portail-demo-")
@@ -156,6 +160,7 @@ def test_demo_from_scratch_then_again(tmp_path):
         shutil.rmtree(state, ignore_errors=True)
 
 
+@pytest.mark.database   # starts its own cluster
 def test_db_reset_recreates_an_empty_migrated_cluster():
     state = make_state_dir("portail-reset-")
     env = {"PORTAIL_STATE_DIR": str(state)}
