@@ -143,7 +143,9 @@ def db_migrate():
     """Applique les migrations en attente (sans effet si le schéma est à jour)."""
     from portail.migrate import migrate
     applied = migrate(get_settings())
-    click.echo(f"{len(applied)} migration(s) appliquée(s).")
+    views = [a for a in applied if a.startswith("vue ")]
+    click.echo(f"{len(applied) - len(views)} migration(s) appliquée(s), "
+               f"{len(views)} vue(s) reconstruite(s).")
 
 
 # -- server ---------------------------------------------------------------------------
