@@ -21,7 +21,7 @@ again: ours answers from its per-data-version cache), **random 2 × 1.5 km boxes
 the MEL** (``limit=100``, every request a new box: nothing cached), a CQL filter, and
 deep paging (10 pages followed through each server's own ``next`` links, from a page
 near the end). Then the same on a national-size table (the view tiled
-``--national-tiles`` times over France, 1.7 million rows by default), and the gate's
+``--national-tiles`` times over France: 117 tiles, 1.7 million rows, about 575,000 per millésime, the national estimate of docs/operations.md), and the gate's
 cost on the random-bbox workload.
 
     PORTAIL_STATE_DIR=/tmp/state-demo .venv/bin/python bench/bench_servers.py \\
@@ -33,11 +33,13 @@ from __future__ import annotations
 
 import argparse
 import base64
+import copy
 import json
 import os
 import random
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -60,6 +62,8 @@ MILLESIME = 2025
 MEL = (2.80, 50.50, 3.30, 50.80)          # lon/lat box the random boxes are drawn in
 BOX_M = (2000.0, 1500.0)                  # width, height of a box in metres
 CQL = "nb_logements >= 20 AND statut_secret = 'P'"
+WRK_THREADS = 2    # each thread walks its own share of the boxes: no box is asked twice
+BOXES = 8000       # per measure: more than the requests of one measure
 
 
 def app():
@@ -176,7 +180,7 @@ for line in io.lines("%(boxes)s") do boxes[#boxes + 1] = line end
 local counter = 0
 local thread_id = 0
 setup = function(thread) thread:set("id", thread_id); thread_id = thread_id + 1 end
-init = function(args) counter = id * 1000003 end
+init = function(args) counter = id * math.floor(#boxes / %(threads)d) end
 request = function()
   counter = counter + 1
   local path = "%(path)s"
@@ -202,8 +206,9 @@ def wrk(url: str, seconds: float, connections: int, headers: dict, boxes: list[s
     box_file.write_text("\n".join(boxes) + ("\n" if boxes else ""))
     lua_headers = "{" + ", ".join(f'["{k}"] = "{v}"' for k, v in headers.items()) + "}"
     script = work / "wrk.lua"
-    script.write_text(LUA % {"boxes": box_file, "path": "/" + path, "headers": lua_headers})
-    out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s",
+    script.write_text(LUA % {"boxes": box_file, "path": "/" + path, "headers": lua_headers,
+                             "threads": WRK_THREADS})
+    out = subprocess.run(["wrk", "-t", str(WRK_THREADS), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
                           "--timeout", "30s", "-s", str(script), f"http://{host}"],
                          capture_output=True, text=True, timeout=seconds + 120)
     match = re.search(r"RESULT ([0-9.]+) (\d+) (\d+)", out.stdout)
@@ -247,16 +252,17 @@ def print_ratios(results, ours="ours"):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--national-tiles", type=int, default=39)
+    parser.add_argument("--national-tiles", type=int, default=117)
     parser.add_argument("--skip-national", action="store_true")
     parser.add_argument("--tipg-python", default=os.environ.get("TIPG_PYTHON",
                                                                "/tmp/tipg-venv/bin/python"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", "5710")))
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))   # stop the servers on kill too
     if shutil.which("wrk") is None:
         raise SystemExit("wrk est requis : apt-get install wrk")
     if not Path(args.tipg_python).exists():
@@ -296,7 +302,7 @@ def main() -> None:
                 "AND attnum > 0 AND NOT attisdropped AND attname NOT IN ('geom', 'geom_4326') "
                 "ORDER BY attnum")]
         # ours (gated and not): the production config plus the national table
-        ours_conf = json.loads(json.dumps(production))
+        ours_conf = copy.deepcopy(production)
         if tiles:
             ours_conf["resources"]["national"] = collection("national", ours_provider(NATIONAL))
         (work / "ours.yml").write_text(yaml.safe_dump(ours_conf, allow_unicode=True))
@@ -317,7 +323,7 @@ def main() -> None:
                                     "bench.bench_servers:app()"], env, work / f"{name}.log"))
         # stock pygeoapi
         dsn = psycopg.conninfo.conninfo_to_dict(demo.role_dsn(SERVICE_ROLE))
-        stock_conf = json.loads(json.dumps(production))
+        stock_conf = copy.deepcopy(production)
         stock_conf["server"]["url"] = f"http://127.0.0.1:{ports['stock']}"
         stock_conf["server"]["manager"] = {"name": "Dummy", "connection": "", "output_dir": "/tmp"}
         stock_conf["resources"] = {"parc": collection("parc", stock_provider(VIEW, dsn, properties))}
@@ -373,7 +379,7 @@ def main() -> None:
         tipg_params = {"CQL " + CQL: f"limit=100&filter-lang=cql2-text&{cql_ours}"}
 
         def run(table, label_prefix):
-            box = random_boxes(1, tiles if table == "nat" else 1, seed=7)[0]
+            box = "3.04,50.62,3.09,50.65"   # Lille centre (tile 0 of the national table)
             counts = {s.name: matched_of(s, table, f"limit=1&bbox={box}") for s in (ours, stock, tipg)}
             print(f"\n{label_prefix}: same rows on the three servers? numberMatched of one box: "
                   f"{counts}", flush=True)
@@ -397,7 +403,7 @@ def main() -> None:
                             wrk(s.url(table, p), 2, args.connections, s.headers,
                                 random_boxes(300, tiles if table == "nat" else 1, seed=99 + r)
                                 if with_boxes else [], work)
-                        boxes = random_boxes(3000, tiles if table == "nat" else 1,
+                        boxes = random_boxes(BOXES, tiles if table == "nat" else 1,
                                              seed=1000 * r + len(samples[s.name]) + hash(s.name) % 97) \
                             if with_boxes else []
                         samples[s.name].append(wrk(s.url(table, p), args.seconds,
@@ -426,7 +432,7 @@ def main() -> None:
             pair = (ours, open_) if r % 2 == 0 else (open_, ours)
             for s in pair:
                 rate = wrk(s.url("mel", url_params), args.seconds, args.connections, s.headers,
-                           random_boxes(3000, 1, seed=5000 + 10 * r + (s is ours)), work)
+                           random_boxes(BOXES, 1, seed=5000 + 10 * r + (s is ours)), work)
                 (gated if s is ours else open_rates).append(rate)
         ratio = statistics.median(g / o for g, o in zip(gated, open_rates))
         print(f"  with the gate    {statistics.median(gated):7.1f} req/s  {[round(x) for x in gated]}")

@@ -1,4 +1,4 @@
-"""Connections for the command-line tools (the web service uses providers.pool)."""
+"""Connections for the command-line tools (the web service uses portail.pools)."""
 from __future__ import annotations
 
 import psycopg

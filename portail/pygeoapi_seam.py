@@ -38,6 +38,7 @@ The patches:
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import urllib.parse
@@ -203,8 +204,6 @@ def _checked_get_args(args):
 
 def items(api, request, dataset):
     """``get_collection_items`` of pygeoapi 0.21 for the portal's provider (see patch 1)."""
-    from pygeofilter.parsers.cql2_json import parse as parse_cql2_json
-    from pygeofilter.parsers.ecql import parse as parse_ecql_text
     from pygeoapi import l10n
     from pygeoapi.api import (F_HTML, F_JSON, F_JSONLD, FORMAT_TYPES, SYSTEM_LOCALE,
                               evaluate_limit, validate_bbox, validate_datetime)
@@ -212,7 +211,7 @@ def items(api, request, dataset):
     from pygeoapi.plugin import PLUGINS, load_plugin
     from pygeoapi.provider.base import ProviderGenericError
     from pygeoapi.util import (filter_dict_by_key_value, get_provider_by_type,
-                               get_supported_crs_list, modify_pygeofilter, str2bool)
+                               get_supported_crs_list, str2bool)
 
     if not request.is_valid(PLUGINS["formatter"].keys()):
         return api.get_format_exception(request)
@@ -326,18 +325,17 @@ def items(api, request, dataset):
         # as pygeoapi would read it from the body.
         body, cql_text = _cql2_as_json(filter_lang, cql_text)
         filter_lang = "cql-json" if cql_text is None else "cql-text"
-    modify = {"filter_crs_uri": filter_crs, "storage_crs_uri": provider_def.get("storage_crs"),
-              "geometry_column_name": provider_def.get("geom_field")}
+    modify = (filter_crs, provider_def.get("storage_crs"), provider_def.get("geom_field"))
     filter_ = None
     if cql_text is not None:
         try:
-            filter_ = modify_pygeofilter(parse_ecql_text(cql_text), **modify)
+            filter_ = _parsed_filter("ecql", cql_text, *modify)
         except Exception:  # noqa: BLE001 - pygeoapi's answer to any unreadable filter
             LOGGER.error("Bad CQL text")
             return error(HTTPStatus.BAD_REQUEST, "InvalidParameterValue", "Bad CQL text")
     elif body:
         try:
-            filter_ = modify_pygeofilter(parse_cql2_json(body.decode()), **modify)
+            filter_ = _parsed_filter("cql2-json", body.decode(), *modify)
             filter_from_body = True
         except Exception:  # noqa: BLE001
             LOGGER.error("Bad CQL JSON")
@@ -405,6 +403,19 @@ def items(api, request, dataset):
     l10n.set_response_language(headers, prv_locale, request.locale)
     return _render_items(api, request, dataset, collection, provider_def, p, uri, offset,
                          headers, content)
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed_filter(language: str, text: str, filter_crs, storage_crs, geometry_column):
+    """A filter as pygeoapi reads it (pygeofilter's parser, then ``modify_pygeofilter``:
+    geometries into the storage CRS), kept per text: the ECQL parser costs more than the
+    query of a cached page. The tree is only read afterwards (``providers.cql``)."""
+    from pygeofilter.parsers.cql2_json import parse as parse_cql2_json
+    from pygeofilter.parsers.ecql import parse as parse_ecql_text
+    from pygeoapi.util import modify_pygeofilter
+    parsed = parse_ecql_text(text) if language == "ecql" else parse_cql2_json(text)
+    return modify_pygeofilter(parsed, filter_crs_uri=filter_crs, storage_crs_uri=storage_crs,
+                              geometry_column_name=geometry_column)
 
 
 def _render_items(api, request, dataset, collection, provider_def, p, uri, offset, headers,

@@ -1,5 +1,5 @@
-"""The response hooks (providers.web) and the dictionary pages (data_dictionary.web),
-on the real app (auth.gate.create_app), in process."""
+"""The pygeoapi seam's answers (portail.pygeoapi_seam) and the dictionary pages (data_dictionary.web),
+on the real app (portail.app.create_app), in process."""
 from __future__ import annotations
 
 import base64

@@ -1,6 +1,6 @@
 """The job queue in PostgreSQL (``jobs.job``, migration 0500): every SQL statement on it.
 
-Each function takes a connection of the gate role (``providers.pool.jobs_pool``,
+Each function takes a connection of the gate role (``portail.pools.jobs_pool``,
 autocommit) and runs one short transaction. Ownership is part of every query a
 user can trigger: ``Viewer`` is the logged-in user (or an administrator, who
 sees every job); a job of someone else is simply not found.
