@@ -41,14 +41,24 @@ def _make_command(name: str, help_text: str, takes_encoding: bool, takes_crs: bo
     @click.option("--max-rejects", type=float, default=0.0, show_default=True,
                   help="Part de lignes rejetées acceptée (0.01 = 1 %) ; au-delà rien n'est chargé.")
     @click.option("--force", is_flag=True, help="Recharger même si ce fichier est déjà chargé.")
-    def command(path, millesime, max_rejects, force, encoding=None, crs=None):
+    @click.option("--sans-publier", "later", is_flag=True,
+                  help="Charger sans publier (livraison de plusieurs fichiers) : les données "
+                       "publiées ne changent qu'au prochain « portail-lls etl publish ».")
+    def command(path, millesime, max_rejects, force, later, encoding=None, crs=None):
+        from contextlib import nullcontext
+
+        from etl.publish import publication_left_to_later
         kwargs = dict(max_rejects=max_rejects, force=force)
         if takes_encoding:
             kwargs["encoding"] = encoding
         if takes_crs:
             kwargs["source_crs"] = crs
-        summary = loader(name)(get_settings().owner_dsn(), path, millesime, **kwargs)
+        with publication_left_to_later() if later else nullcontext():
+            summary = loader(name)(get_settings().owner_dsn(), path, millesime, **kwargs)
         click.echo(summary.text())
+        if later:
+            click.echo("  non publié : les partenaires voient la publication précédente ; "
+                       "lancez « portail-lls etl publish » après le dernier fichier.")
     if takes_encoding:
         command = click.option("--encoding", default=None,
                                help="Encodage (défaut : UTF-8, sinon CP1252 détecté).")(command)

@@ -474,3 +474,23 @@ def test_lines_of_other_communes_are_never_checked(db, tmp_path):
     path.write_text("\n".join(lines[:3] + [""] + lines[3:]) + "\n", encoding="latin-1")
     out = load(db, "rpls", path, 2021)
     assert "8 lignes lues, 4 chargées, 4 hors du territoire (ignorées), 0 rejetées" in out
+
+
+def test_a_delivery_loaded_without_publishing_then_published_once(db, tmp_path):
+    """`--sans-publier`: the file goes to core, partners keep the previous publication
+    until `etl publish` (one secrecy pass for a yearly delivery of many files)."""
+    published = "SELECT id, statut_secret, nb_logements FROM diffusion.parc_residence ORDER BY id"
+    version = q(db, "SELECT data_version FROM diffusion.data_version")[0][0]
+    before = q(db, published)
+    path = sf.rpls_dido(tmp_path / "rpls_2024.csv", sf.RPLS_DIDO_2025, inside=5, outside=1)
+    out = load(db, "rpls", path, 2024, "--sans-publier")
+    assert "non publié" in out and "etl publish" in out
+    assert q(db, "SELECT count(*) FROM core.logement WHERE millesime = 2024") == [(5,)]
+    assert q(db, "SELECT data_version FROM diffusion.data_version")[0][0] == version
+    assert q(db, published) == before
+    result = cli(db, "etl", "publish")
+    assert result.exit_code == 0, result.output
+    assert q(db, "SELECT data_version FROM diffusion.data_version")[0][0] > version
+    assert q(db, published) != before
+    assert (q(db, "SELECT count(*) FROM diffusion.parc_residence WHERE millesime = 2024")
+            == q(db, "SELECT count(*) FROM core.residence WHERE millesime = 2024"))

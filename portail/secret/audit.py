@@ -167,9 +167,11 @@ def published_statuses(conn, problem, rules: SecretRules, report: AuditReport):
 
 
 def audit_connection(core, service, rules: SecretRules | None = None,
-                     intervals: bool = True) -> AuditReport:
+                     intervals: bool = True, caches: dict | None = None) -> AuditReport:
     """Audit with ``core`` (owner: the structure) and ``service`` (the views partners read).
-    Both may be the same connection (the publication audits its uncommitted candidate)."""
+    Both may be the same connection (the publication audits its uncommitted candidate).
+    ``caches``: the suppression's memoised row spaces and programs (keyed by their whole
+    input, so a figure read differently from the views is a different key)."""
     report = AuditReport()
     rules = rules or SecretRules.read(core)
     problem, _ = build_problem(core, rules)
@@ -196,10 +198,10 @@ def audit_connection(core, service, rules: SecretRules | None = None,
                         "chiffre publié différent de celui calculé à partir des données"))
                 face.value = published
     _dominance(report, problem, status)
-    atts = attacks(problem, status, rules.seuil)
+    atts = attacks(problem, status, rules.seuil, caches)
     leaks = remainder_leaks(atts) + exact_leaks(atts)
     if intervals:
-        leaks += interval_leaks(problem, status, atts)
+        leaks += interval_leaks(problem, status, atts, caches=caches)
     for leak in leaks:
         cells = problem.cells
         if leak.face is not None:

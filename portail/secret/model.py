@@ -152,12 +152,16 @@ class World:
         self.by_var = dict(by_var)
         # Tilings: for each face, the finer scales of its own group whose faces lie
         # inside it, are disjoint and cover it (IRIS of a commune, résidences of an IRIS…).
+        in_group: dict[tuple, list[int]] = defaultdict(list)   # (var, group) -> faces
+        for f, face in enumerate(self.faces):
+            for v in face.members:
+                in_group[(v, face.group)].append(f)
         for f, face in enumerate(self.faces):
             touched: dict[str, set[int]] = defaultdict(set)
             for v in face.members:
-                for g in by_var[v]:
+                for g in in_group[(v, face.group)]:
                     other = self.faces[g]
-                    if g != f and other.group == face.group and other.scale != face.scale:
+                    if g != f and other.scale != face.scale:
                         touched[other.scale].add(g)
             nested = {}
             for scale, cands in touched.items():

@@ -33,6 +33,7 @@ class StatusSummary:
     counts: dict = field(default_factory=dict)   # (theme, internal status) -> n
     phases: dict = field(default_factory=dict)   # phase -> seconds
     rounds: int = 0
+    caches: dict = field(default_factory=dict, repr=False)   # for the audit that follows
 
 
 def refresh_core_aggregates(conn: psycopg.Connection) -> None:
@@ -142,7 +143,8 @@ def compute_statuses(conn: psycopg.Connection, progress=None) -> StatusSummary:
     t0 = time.monotonic()
     problem, companions = build_problem(conn, rules)
     summary.phases["modèle"] = time.monotonic() - t0
-    result = suppress(problem, rules.seuil, companions, progress=progress)
+    result = suppress(problem, rules.seuil, companions, progress=progress,
+                      caches=summary.caches)
     summary.phases.update(result.seconds)
     summary.rounds = result.rounds
     for c, cell in enumerate(problem.cells):

@@ -132,11 +132,15 @@ def interval_leaks(problem: Problem, status: list[str], atts: dict[str, WorldAtt
 
 
 def suppress(problem: Problem, threshold: int, companions: dict[int, list[int]] | None = None,
-             intervals: bool = True, max_rounds: int = 5000, progress=None) -> Suppression:
+             intervals: bool = True, max_rounds: int = 5000, progress=None,
+             caches: dict | None = None) -> Suppression:
     """Statuses of every cell so that no attack finds a leak.
 
     ``companions[c]``: cells hidden whenever c is (a résidence hidden in the parc is
-    hidden in the other themes)."""
+    hidden in the other themes). ``caches``: row spaces and programs already computed,
+    keyed by everything they depend on (pure functions of their keys): the publication's
+    audit reuses them — it reads its inputs from the views, and a key built from equal
+    inputs is the same computation."""
     cells = problem.cells
     companions = companions or {}
     problem.companions = companions
@@ -164,7 +168,7 @@ def suppress(problem: Problem, threshold: int, companions: dict[int, list[int]] 
             for d in companions.get(c, []):
                 hide(d, THRESHOLD, zeros=True)
 
-    caches: dict = {}
+    caches = caches if caches is not None else {}
     result = Suppression(status)
     timing = defaultdict(float)
     for rounds in range(1, max_rounds + 1):
