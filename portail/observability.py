@@ -239,6 +239,7 @@ def readiness() -> tuple[bool, dict]:
 
     from portail.migrate import available_migrations
     from portail.pools import gate_pool, service_pool
+    from diffusion.store import data_version
 
     checks: dict[str, str] = {}
     try:
@@ -260,8 +261,7 @@ def readiness() -> tuple[bool, dict]:
     checks["migrations"] = "ok"
     try:
         with service_pool().connection(timeout=2) as conn:
-            version = conn.execute("SELECT data_version FROM diffusion.data_version"
-                                   ).fetchone()[0]
+            version = data_version(conn)
         checks["read"] = "ok"
     except (PoolTimeout, psycopg.Error):
         checks["read"] = "down"
