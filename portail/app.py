@@ -4,9 +4,10 @@ gunicorn runs ``portail.app:create_app()``. The parts, in the order their hooks 
 
 1. observability (request id, access log, metrics, ``/metrics``, ``/ready``,
    trusted proxies) — ``portail.observability``;
-2. the gate (HTTP basic authentication against the register, audit log) —
-   ``auth.gate``; its check runs before any other request hook, so an anonymous
-   request gets its 401 before any parameter is looked at;
+2. the gate (HTTP basic authentication or the browser's session cookie against the
+   register, audit log) — ``auth.gate``; its check runs before any other request
+   hook, so an anonymous request gets its 401 before any parameter is looked at;
+   the login form and « Mon compte » — ``auth.web``;
 3. pygeoapi with the portal's patches (OGC API Features and Processes) —
    ``portail.pygeoapi_seam``;
 4. the data dictionary pages, the map, the descriptive sheets and the job queue's
@@ -55,6 +56,7 @@ def build_app(settings: Settings, gate: bool) -> Flask:
     import pygeoapi
 
     import auth.gate
+    import auth.web
     import carte.web
     import data_dictionary.web
     import processes.web
@@ -71,6 +73,7 @@ def build_app(settings: Settings, gate: bool) -> Flask:
     meter = observability.install(app, settings)
     if gate:
         auth.gate.install(app, settings, gate_pool, on_refusal=meter.auth_failure)
+        auth.web.register(app, gate_pool)
     pygeoapi_seam.install(app)
     data_dictionary.web.register(app)
     carte.web.register(app)
