@@ -10,8 +10,9 @@ gunicorn runs ``portail.app:create_app()``. The parts, in the order their hooks 
    the login form and « Mon compte » — ``auth.web``;
 3. pygeoapi with the portal's patches (OGC API Features and Processes) —
    ``portail.pygeoapi_seam``;
-4. the data dictionary pages, the map, the descriptive sheets and the job queue's
-   metrics — each part's ``register``;
+4. the data dictionary pages, the map, the home page and the training pages (``/``
+   for browsers; pygeoapi's landing page for programs), the descriptive sheets and
+   the job queue's metrics — each part's ``register``;
 5. what is common to every answer: ``Cache-Control: private, no-store`` on what
    the gate protects, a 503 with ``Retry-After`` when the database cannot answer,
    ``/health``.
@@ -57,6 +58,7 @@ def build_app(settings: Settings, gate: bool) -> Flask:
 
     import auth.gate
     import auth.web
+    import carte.accueil
     import carte.web
     import data_dictionary.web
     import processes.web
@@ -77,6 +79,7 @@ def build_app(settings: Settings, gate: bool) -> Flask:
     pygeoapi_seam.install(app)
     data_dictionary.web.register(app)
     carte.web.register(app)
+    carte.accueil.register(app)
     processes.web.register(app, meter)
 
     @app.after_request
