@@ -203,4 +203,7 @@ def register(app: Flask, gate_pool) -> None:
 
     @app.context_processor
     def _signed_in():
-        return {"session_login": g.get("login") if g.get("via_session") else None}
+        account = g.get("account")
+        return {"session_login": g.get("login") if g.get("via_session") else None,
+                "session_admin": bool(g.get("via_session") and account is not None
+                                      and account.role == "admin")}

@@ -7,7 +7,8 @@ gunicorn runs ``portail.app:create_app()``. The parts, in the order their hooks 
 2. the gate (HTTP basic authentication or the browser's session cookie against the
    register, audit log) — ``auth.gate``; its check runs before any other request
    hook, so an anonymous request gets its 401 before any parameter is looked at;
-   the login form and « Mon compte » — ``auth.web``;
+   the login form and « Mon compte » — ``auth.web``; the administration console
+   (role admin) — ``auth.admin``;
 3. pygeoapi with the portal's patches (OGC API Features and Processes) —
    ``portail.pygeoapi_seam``;
 4. the data dictionary pages, the map, the home page and the training pages (``/``
@@ -56,6 +57,7 @@ def build_app(settings: Settings, gate: bool) -> Flask:
     prepare_pygeoapi(settings)
     import pygeoapi
 
+    import auth.admin
     import auth.gate
     import auth.web
     import carte.accueil
@@ -76,6 +78,7 @@ def build_app(settings: Settings, gate: bool) -> Flask:
     if gate:
         auth.gate.install(app, settings, gate_pool, on_refusal=meter.auth_failure)
         auth.web.register(app, gate_pool)
+        auth.admin.register(app, settings.owner_dsn, settings.public_url)
     pygeoapi_seam.install(app)
     data_dictionary.web.register(app)
     carte.web.register(app)
