@@ -525,6 +525,7 @@
       if (spec.family_field) {
         var sel = document.createElement("select");
         sel.id = "ctx-famille";
+        sel.setAttribute("aria-label", text(spec.title) + " : " + t("familles"));   // axe: select-name
         sel.innerHTML = "<option value=''>" + t("familles") + "</option>" + Object.keys(state.catalog.equipment_families).map(function (k) {
           return "<option value='" + k + "'>" + k + " — " + escapeHtml(text(state.catalog.equipment_families[k])) + "</option>";
         }).join("");
