@@ -27,6 +27,7 @@ from psycopg.rows import dict_row
 
 from auth import websession
 from auth.accounts import authenticate, change_password
+from auth.notify import notify_password_request
 from auth.register import MIN_PASSWORD_LENGTH, ROLES
 from portail.errors import UserError
 
@@ -180,9 +181,13 @@ def forgotten():
     if request.method == "POST":
         identifier = (request.form.get("identifiant") or "").strip()[:254]
         if identifier:
+            address = request.remote_addr or "0.0.0.0"
             with _pool().connection() as conn:
-                conn.execute("SELECT register.gate_request_password(%s, %s::inet)",
-                             [identifier, request.remote_addr or "0.0.0.0"])
+                recorded = conn.execute("SELECT register.gate_request_password(%s, %s::inet)",
+                                        [identifier, address]).fetchone()[0]
+            if recorded:
+                notify_password_request(identifier, address,
+                                        current_app.extensions["portail_compte"]["url"])
         sent = True
     return _html(render_template("compte/oubli.html", sent=sent))
 
@@ -195,15 +200,18 @@ def _csrf_refused(exc: CSRFError):
                                          "page et recommencez."), 400)
 
 
-def register(app: Flask, gate_pool) -> None:
+def register(app: Flask, gate_pool, public_url: str = "") -> None:
     """The login pages; needs the gate (``auth.gate.install``) installed before."""
-    app.extensions["portail_compte"] = {"gate_pool": gate_pool}
+    app.extensions["portail_compte"] = {"gate_pool": gate_pool, "url": public_url}
     app.register_blueprint(BLUEPRINT)
     app.register_error_handler(CSRFError, _csrf_refused)
 
     @app.context_processor
     def _signed_in():
         account = g.get("account")
-        return {"session_login": g.get("login") if g.get("via_session") else None,
+        # On a public page the gate does not check the session: the signed cookie's login
+        # is shown in the menu (no data), the administration link only once checked.
+        shown = g.get("login") if g.get("via_session") else session.get("login")
+        return {"session_login": shown,
                 "session_admin": bool(g.get("via_session") and account is not None
                                       and account.role == "admin")}

@@ -77,7 +77,7 @@ def build_app(settings: Settings, gate: bool) -> Flask:
     meter = observability.install(app, settings)
     if gate:
         auth.gate.install(app, settings, gate_pool, on_refusal=meter.auth_failure)
-        auth.web.register(app, gate_pool)
+        auth.web.register(app, gate_pool, settings.public_url)
         auth.admin.register(app, settings.owner_dsn, settings.public_url)
     pygeoapi_seam.install(app)
     data_dictionary.web.register(app)

@@ -84,6 +84,9 @@ def test_login_form_opens_a_session_that_reads_data(live_server, people):
     assert items.headers["Cache-Control"] == "private, no-store"
     assert session.get(f"{live_server}/dictionnaire").status_code == 200
     assert session.get(f"{live_server}/carte").status_code == 200
+    # Public pages show who is signed in (the menu), without data.
+    home = session.get(f"{live_server}/", headers={"Accept": "text/html"})
+    assert "Mon compte (anne.web)" in home.text
     # The last logins come from the access log (written in batches: wait for one).
     for _ in range(100):
         account = session.get(f"{live_server}/mon-compte")
@@ -282,3 +285,18 @@ def test_next_page_stays_on_this_site(live_server, people):
                               data={"csrf_token": token(form.text), "identifiant": "karim.web",
                                     "mot_de_passe": password, "suivant": target})
         assert answer.status_code == 303 and answer.headers["Location"] == "/"
+
+
+def test_forgotten_password_requests_are_bounded_per_address(live_server, people):
+    with requests.Session() as session:
+        session.mount("http://", SourceAddress("127.0.1.20"))
+        for i in range(7):
+            form = session.get(f"{live_server}/mot-de-passe-oublie")
+            answer = session.post(f"{live_server}/mot-de-passe-oublie",
+                                  data={"csrf_token": token(form.text),
+                                        "identifiant": f"flood{i}@wasquehal.example"})
+            assert answer.status_code == 200 and "Demande enregistrée" in answer.text
+    count = people.conn.execute("SELECT count(*) FROM register.password_request "
+                                "WHERE address = '127.0.1.20'").fetchone()[0]
+    assert count == 5
+    people.conn.execute("DELETE FROM register.password_request WHERE address = '127.0.1.20'")
