@@ -34,6 +34,8 @@ def test_training_page(anonymous_page, live_server):
     page.goto(f"{live_server}/aide/")
     page.wait_for_load_state("networkidle")
     assert "Se former au portail" in page.inner_text("h1")
+    assert page.locator("#qgis ~ figure img").count() >= 1 or \
+        not (SCREENSHOTS_DIR / "qgis-connexion.png").exists()
     for img in page.locator("main img").all():
         assert page.evaluate("i => i.complete && i.naturalWidth > 0", img.element_handle())
     clean(page)
