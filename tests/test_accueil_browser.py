@@ -3,6 +3,8 @@ console error, the English switch; the training page's screenshots are taken her
 the real product (carte/static/aide/*.png, served on /aide/)."""
 from __future__ import annotations
 
+import os
+
 from carte.accueil import SCREENSHOTS_DIR
 
 
@@ -41,18 +43,26 @@ def test_training_page(anonymous_page, live_server):
     clean(page)
 
 
-def test_screenshots_for_the_training_page(browser_page, live_server):
+def captures_dir(tmp_path):
+    """Where the screenshots go: the training page's folder with PORTAIL_CAPTURES=1 (to
+    refresh the committed pictures), else a temporary folder (a test run leaves the tree
+    as it was)."""
+    return SCREENSHOTS_DIR if os.environ.get("PORTAIL_CAPTURES") == "1" else tmp_path
+
+
+def test_screenshots_for_the_training_page(browser_page, live_server, tmp_path):
     """The map and a sheet, as a user sees them, for the training page."""
     page = browser_page
-    SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
+    out = captures_dir(tmp_path)
+    out.mkdir(parents=True, exist_ok=True)
     page.goto(f"{live_server}/carte")
     page.wait_for_function("window.carteRendu !== undefined", timeout=30000)
     page.wait_for_load_state("networkidle")
-    page.screenshot(path=str(SCREENSHOTS_DIR / "carte.png"))
+    page.screenshot(path=str(out / "carte.png"))
     page.goto(f"{live_server}/fiche/commune/59350?f=html")
     page.wait_for_load_state("networkidle")
     assert "59350" in page.inner_text("body")
-    page.screenshot(path=str(SCREENSHOTS_DIR / "fiche.png"))
+    page.screenshot(path=str(out / "fiche.png"))
     clean(page)
     anonymous = page.context.browser.new_context().new_page()
     anonymous.goto(f"{live_server}/aide/")

@@ -1,7 +1,8 @@
 """The QGIS screenshots of the training page (/aide/#qgis), taken from the real QGIS, headless
 (system Python, offscreen): the OGC API - Features connection to the portal with its Basic
 authentication configuration, then a layer of the portal loaded through it and drawn.
-Saved in carte/static/aide/ (the demo data: fictitious figures, and no password shown)."""
+Saved in carte/static/aide/ with PORTAIL_CAPTURES=1 (the demo data: fictitious figures, and
+no password shown); a plain run takes them in a temporary folder."""
 from __future__ import annotations
 
 import os
@@ -79,14 +80,16 @@ def test_qgis_screenshots(live_server, account, tmp_path):
     script.write_text(SHOTS, encoding="utf-8")
     workdir = tmp_path / "qgis"
     workdir.mkdir()
-    SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
+    # PORTAIL_CAPTURES=1 refreshes the training page's pictures; else a temporary folder.
+    out = SCREENSHOTS_DIR if os.environ.get("PORTAIL_CAPTURES") == "1" else tmp_path / "captures"
+    out.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     env["QT_QPA_PLATFORM"] = "offscreen"
     done = subprocess.run([SYSTEM_PYTHON, str(script), live_server, account[0], account[1],
-                           str(workdir), str(SCREENSHOTS_DIR)], capture_output=True,
+                           str(workdir), str(out)], capture_output=True,
                           text=True, timeout=300, env=env, cwd=str(tmp_path))
     if "No module named 'qgis'" in done.stderr:
         pytest.skip("QGIS absent (make clients)")
     assert "SHOTS OK" in done.stdout, done.stderr[-2000:]
     for name in ("qgis-connexion.png", "qgis-couche.png"):
-        assert (SCREENSHOTS_DIR / name).stat().st_size > 1000
+        assert (out / name).stat().st_size > 1000
