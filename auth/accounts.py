@@ -44,6 +44,8 @@ class Outcome:
     retry_after: int | None = None
     lifetime: float | None = None   # seconds this verification may be cached
     known_login: str | None = None  # for the audit log: the login, only if it exists
+    refusal: str | None = None      # the rule that refused a right password (``refused``)
+    password_changed_at: object = None   # for the web session's stamp (``ok``, ``refused``)
 
 
 _ACCOUNT_QUERY = """
@@ -94,12 +96,63 @@ def authenticate(conn: psycopg.Connection, login: str, password: str, address: s
         _bookkeeping(conn, "SELECT register.gate_deactivate_unused(%s)", [login])
     if refusal is not None:
         LOGGER.info("login refused (%s): login=%s", refusal, login)
-        return Outcome("refused", message=refusal_message(refusal, row), known_login=login)
+        return Outcome("refused", message=refusal_message(refusal, row), known_login=login,
+                       refusal=refusal, password_changed_at=row["password_changed_at"])
     _bookkeeping(conn, "SELECT register.gate_success(%s, %s::inet)", [login, address])
     left = row["seconds_left"]
     return Outcome("ok", account=Account(login, row["role"], row["organisation"]),
                    lifetime=None if left is None else max(0.0, math.floor(float(left))),
-                   known_login=login)
+                   known_login=login, password_changed_at=row["password_changed_at"])
+
+
+def session_account(conn: psycopg.Connection, login: str, stamp: str,
+                    must_change: bool = False) -> Outcome:
+    """Is a signed-in browser session still good? The same rules as at login, checked
+    again on each request: the account must still be allowed (a session waiting for a
+    new password also when only its password is stale) and its password unchanged
+    since the session began (a new password ends the other sessions)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(_ACCOUNT_QUERY, [login]).fetchone()
+    if row is None or (row["password_changed_at"].isoformat()
+                       if row["password_changed_at"] else "") != stamp:
+        return Outcome("bad")
+    allowed = (None, "password_stale") if must_change else (None,)
+    if row["refusal"] not in allowed:
+        return Outcome("refused", message=refusal_message(row["refusal"], row),
+                       known_login=login, refusal=row["refusal"])
+    left = row["seconds_left"]
+    return Outcome("ok", account=Account(login, row["role"], row["organisation"]),
+                   lifetime=None if left is None else max(0.0, math.floor(float(left))),
+                   known_login=login, password_changed_at=row["password_changed_at"])
+
+
+def change_password(conn: psycopg.Connection, login: str, current: str, new: str,
+                    confirmation: str, address: str) -> None:
+    """The user's own change of password (argon2id, the administrator's strength rules).
+
+    A wrong current password is a failed login (the brute-force rules apply): a session
+    left open cannot be used to guess the password without limit."""
+    locked = conn.execute("SELECT ceil(extract(epoch FROM register.gate_locked_until(%s, %s::inet)"
+                          " - now()))", [login, address]).fetchone()[0]
+    if locked is not None and locked > 0:
+        raise UserError("Trop de tentatives de connexion échouées : réessayez dans "
+                        f"{int(locked)} secondes.")
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute("SELECT password_hash FROM register.account_status WHERE login = %s",
+                          [login]).fetchone()
+    if row is None or not verify_password(row["password_hash"], current):
+        _bookkeeping(conn, "SELECT register.gate_failure(%s, %s::inet)", [login, address])
+        raise UserError("Mot de passe actuel incorrect.")
+    if new != confirmation:
+        raise UserError("Les deux saisies du nouveau mot de passe diffèrent.")
+    check_password(new)
+    if new == current:
+        raise UserError("Le nouveau mot de passe doit être différent de l'actuel.")
+    done = conn.execute("SELECT register.gate_change_password(%s, %s, %s)",
+                        [login, row["password_hash"], hash_password(new)]).fetchone()[0]
+    if not done:
+        raise UserError("Le mot de passe n'a pas pu être changé (compte modifié entre-temps).",
+                        hint="Reconnectez-vous, ou contactez l'administrateur du portail (MEL).")
 
 
 # -- a ready-to-use account for the demo and the tests ----------------------------------

@@ -108,7 +108,8 @@ class CredentialCache:
             return False
         now = self._clock()
         return (self._locks.get(("login", login[:128]), 0) > now
-                or self._locks.get(("address", address), 0) > now)
+                or self._locks.get(("address", address), 0) > now
+                or self._locks.get(("pair", f"{login[:128]} {address}"), 0) > now)
 
     def drop_login(self, login: str) -> None:
         with self._lock:

@@ -23,10 +23,13 @@ import logging
 import time
 from typing import Callable
 
-from flask import Flask, g, jsonify, request
+from urllib.parse import quote
+
+from flask import Flask, g, jsonify, redirect, request
 from flask_httpauth import HTTPBasicAuth
 
-from auth.accounts import authenticate
+from auth import websession
+from auth.accounts import authenticate, session_account
 from auth.audit import AuditWriter
 from auth.cache import CredentialCache, RegisterListener
 from portail.settings import Settings
@@ -35,8 +38,15 @@ LOGGER = logging.getLogger(__name__)
 
 # Routes open without an account: nothing here returns data.
 # /ready and /metrics: see portail.observability (/metrics is restricted by network).
-PUBLIC_PATHS = frozenset({"/", "/health", "/ready", "/metrics"})
-PUBLIC_PREFIXES = ("/static/",)
+# The web login's public pages (auth/web.py) and the home page's training pages: forms
+# and explanations, no data.
+PUBLIC_PATHS = frozenset({"/", "/health", "/ready", "/metrics", "/connexion",
+                          "/mot-de-passe-oublie"})
+PUBLIC_PREFIXES = ("/static/", "/aide/")
+# What a session waiting for a new password (its password is over a year old) may open.
+MUST_CHANGE_PATHS = frozenset({"/mon-compte/mot-de-passe", "/deconnexion"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LOGIN_PAGE = "/connexion"
 
 SECURITY_SCHEME = "basicAuth"
 
@@ -80,6 +90,7 @@ def install(app: Flask, settings: Settings, gate_pool: Callable,
     cache.enabled = False   # until this worker's listener is connected
     listener = RegisterListener(cache, settings.gate_dsn)
     audit = AuditWriter(lambda: gate_pool().connection())
+    websession.configure(app, settings.state_dir, settings.public_url)
     app.extensions["portail_gate"] = {"cache": cache, "listener": listener, "audit": audit}
     challenge = {"WWW-Authenticate": f'Basic realm="{settings.realm}", charset="UTF-8"'}
 
@@ -129,12 +140,51 @@ def install(app: Flask, settings: Settings, gate_pool: Callable,
 
     check_credentials = basic.login_required(lambda: None)
 
+    def _session_account(web: dict):
+        """The account of a signed-in browser session, if the register still allows it."""
+        key = cache.key(f"session\x00{web['login']}\x00{web['pwd']}")
+        if not web["must_change"]:
+            account = cache.get(key)
+            if account is not None:
+                return account
+        listener.ensure_running()
+        generation = cache.generation
+        with gate_pool().connection() as conn:
+            outcome = session_account(conn, web["login"], web["pwd"], web["must_change"])
+        if outcome.kind != "ok":
+            return None
+        if not web["must_change"]:
+            cache.put(key, web["login"], outcome.account, generation, outcome.lifetime)
+        return outcome.account
+
     @app.before_request
     def _gate():
         g.started = time.perf_counter()
         g.login = None
+        g.via_session = False
+        basic_given = "Authorization" in request.headers
+        unsafe = request.method not in SAFE_METHODS
         if is_public(request.path):
+            if unsafe and not basic_given:
+                websession.csrf.protect()
             return None
+        if not basic_given:
+            web = websession.current()
+            if web is not None:
+                account = _session_account(web)
+                if account is not None:
+                    g.login, g.account, g.via_session = account.login, account, True
+                    if web["must_change"] and request.path not in MUST_CHANGE_PATHS:
+                        return redirect("/mon-compte/mot-de-passe", 303)
+                    if unsafe:
+                        websession.csrf.protect()
+                    return None
+                websession.end()
+            if request.headers.get("Sec-Fetch-Mode") == "navigate" and request.method == "GET":
+                # A browser opening a page: the login form, then back here. Programs
+                # (QGIS, GDAL, scripts) get the Basic challenge below.
+                target = request.full_path if request.query_string else request.path
+                return redirect(f"{LOGIN_PAGE}?suivant={quote(target, safe='/')}", 303)
         if request.method == "OPTIONS":
             # flask-httpauth lets OPTIONS through unauthenticated (for CORS preflights);
             # pygeoapi's items routes answer OPTIONS themselves, after loading the

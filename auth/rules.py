@@ -90,7 +90,9 @@ def refusal_message(refusal: str, row: dict) -> str:
                 f"la convention. {CONTACT}")
     if refusal == "password_stale":
         return (f"Mot de passe de plus d'un an (changé le {_d(row.get('password_changed_at'))}) : "
-                f"il doit être renouvelé chaque année. {CONTACT}")
+                "il doit être renouvelé chaque année. Connectez-vous au portail dans un "
+                "navigateur (page « Connexion ») pour le changer, puis reprenez-le dans QGIS "
+                f"et vos scripts ; ou : {CONTACT[0].lower()}{CONTACT[1:]}")
     if refusal == "assignment_ended":
         return (f"La mission de {row.get('organisation')} s'est terminée le "
                 f"{_d(row.get('assignment_ends_on'))} : l'accès des tiers s'arrête à la fin de "

@@ -174,5 +174,16 @@ def to_html(dic: Dictionary | None = None, base: str = "") -> str:
                             types=TYPE_LABELS, today=date.today().isoformat())
 
 
+def to_pdf(dic: Dictionary | None = None, base: str = "") -> bytes:
+    """The HTML dictionary printed by WeasyPrint (server side, nothing fetched): the PDF
+    handed to every new account (and attached to its welcome letter)."""
+    from weasyprint import HTML
+
+    def no_fetch(url, *args, **kwargs):   # the page has no external asset: fetch nothing
+        raise ValueError(f"ressource externe refusée : {url[:80]}")
+
+    return HTML(string=to_html(dic, base=base), url_fetcher=no_fetch).write_pdf()
+
+
 def scales_of(s: Scales) -> tuple[str, str]:
     return scale_list(s.consultation), scale_list(s.export)

@@ -1,10 +1,12 @@
-"""The dictionary served by the portal: ``/dictionnaire`` (HTML), ``.md`` and ``.xlsx``.
+"""The dictionary served by the portal: ``/dictionnaire`` (HTML), ``.md``, ``.xlsx``, ``.pdf``.
 
 Register with ``app.register_blueprint(data_dictionary.web.BLUEPRINT)``. The
 pages describe fields, not data; they stay behind the gate like every other
 route (the dictionary is handed to account holders).
 """
 from __future__ import annotations
+
+import functools
 
 from flask import Blueprint, Response
 
@@ -36,6 +38,19 @@ def dictionary_xlsx():
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition":
                              'attachment; filename="dictionnaire-portail-lls.xlsx"'})
+
+
+@functools.lru_cache(maxsize=2)
+def _pdf(base: str) -> bytes:
+    """Printing takes seconds: once per worker (the dictionary changes with a release)."""
+    return render.to_pdf(base=base)
+
+
+@BLUEPRINT.get("/dictionnaire.pdf")
+def dictionary_pdf():
+    return Response(_pdf(_base()), mimetype="application/pdf",
+                    headers={"Content-Disposition":
+                             'attachment; filename="dictionnaire-portail-lls.pdf"'})
 
 
 def register(app) -> None:

@@ -4,13 +4,16 @@ gunicorn runs ``portail.app:create_app()``. The parts, in the order their hooks 
 
 1. observability (request id, access log, metrics, ``/metrics``, ``/ready``,
    trusted proxies) — ``portail.observability``;
-2. the gate (HTTP basic authentication against the register, audit log) —
-   ``auth.gate``; its check runs before any other request hook, so an anonymous
-   request gets its 401 before any parameter is looked at;
+2. the gate (HTTP basic authentication or the browser's session cookie against the
+   register, audit log) — ``auth.gate``; its check runs before any other request
+   hook, so an anonymous request gets its 401 before any parameter is looked at;
+   the login form and « Mon compte » — ``auth.web``; the administration console
+   (role admin) — ``auth.admin``;
 3. pygeoapi with the portal's patches (OGC API Features and Processes) —
    ``portail.pygeoapi_seam``;
-4. the data dictionary pages, the map, the descriptive sheets and the job queue's
-   metrics — each part's ``register``;
+4. the data dictionary pages, the map, the home page and the training pages (``/``
+   for browsers; pygeoapi's landing page for programs), the descriptive sheets and
+   the job queue's metrics — each part's ``register``;
 5. what is common to every answer: ``Cache-Control: private, no-store`` on what
    the gate protects, a 503 with ``Retry-After`` when the database cannot answer,
    ``/health``.
@@ -54,7 +57,10 @@ def build_app(settings: Settings, gate: bool) -> Flask:
     prepare_pygeoapi(settings)
     import pygeoapi
 
+    import auth.admin
     import auth.gate
+    import auth.web
+    import carte.accueil
     import carte.web
     import data_dictionary.web
     import processes.web
@@ -71,9 +77,12 @@ def build_app(settings: Settings, gate: bool) -> Flask:
     meter = observability.install(app, settings)
     if gate:
         auth.gate.install(app, settings, gate_pool, on_refusal=meter.auth_failure)
+        auth.web.register(app, gate_pool, settings.public_url)
+        auth.admin.register(app, settings.owner_dsn, settings.public_url)
     pygeoapi_seam.install(app)
     data_dictionary.web.register(app)
     carte.web.register(app)
+    carte.accueil.register(app)
     processes.web.register(app, meter)
 
     @app.after_request

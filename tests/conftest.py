@@ -30,9 +30,10 @@ pytest_plugins = ["browser"]   # chromium, browser_page: headless Chromium fixtu
 # What a test needs, from its fixtures (the markers of pyproject.toml). A module that
 # drives a real client program or starts its own server says so with ``pytestmark``.
 KINDS = ("unit", "database", "http", "clients")
-CLIENT_FIXTURES = {"chromium", "browser_page"}
+CLIENT_FIXTURES = {"chromium", "browser_page", "anonymous_page"}
 CLIENT_MODULES = {"test_clients_qgis", "test_clients_gdal", "test_clients_owslib",
-                  "test_auth_qgis", "test_carte_browser", "test_exports_libreoffice"}
+                  "test_auth_qgis", "test_carte_browser", "test_exports_libreoffice",
+                  "test_aide_qgis"}
 HTTP_FIXTURES = {"live_server", "http"}
 DATABASE_FIXTURES = {"settings", "owner_conn", "fresh_database", "etl_settings"}
 

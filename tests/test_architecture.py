@@ -76,5 +76,6 @@ def test_one_composition_root():
     registering = sorted(str(path.relative_to(REPO)) for path in _modules()
                          if "register_blueprint(" in path.read_text(encoding="utf-8"))
     # each part registers its own blueprint from its register(); the seam registers pygeoapi's
-    assert registering == ["carte/web.py", "data_dictionary/web.py", "portail/pygeoapi_seam.py",
+    assert registering == ["auth/admin.py", "auth/web.py", "carte/accueil.py", "carte/web.py",
+                           "data_dictionary/web.py", "portail/pygeoapi_seam.py",
                            "processes/web.py"]

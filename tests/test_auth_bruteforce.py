@@ -37,12 +37,25 @@ def victim(settings, live_server):
         conn.execute("DELETE FROM register.organisation WHERE name = %s", [ORG])
 
 
+@pytest.fixture(scope="module")
+def colleague(settings, victim):
+    """A second account of the same organisation, working from the same office."""
+    with psycopg.connect(settings.owner_dsn(), autocommit=True) as conn:
+        password = register.add_user(conn, "colleague.user", full_name="Colleague User",
+                                     email="colleague.user@ville-croix.fr",
+                                     organisation_name=ORG)
+        yield "colleague.user", password
+        conn.execute("DELETE FROM register.account WHERE login = 'colleague.user'")
+
+
 @pytest.fixture(autouse=True)
 def _clean(owner_conn):
     yield
     owner_conn.execute("DELETE FROM register.login_throttle WHERE key LIKE '127.0.0.%%' "
-                       "OR key IN ('victim.user', 'ghost.user')")
-    owner_conn.execute("DELETE FROM register.known_address WHERE login = 'victim.user'")
+                       "OR key LIKE '%% 127.0.0.%%' "
+                       "OR key IN ('victim.user', 'ghost.user', 'colleague.user')")
+    owner_conn.execute("DELETE FROM register.known_address "
+                       "WHERE login IN ('victim.user', 'colleague.user')")
 
 
 def test_login_lock_grows_is_temporary_and_spares_the_usual_address(live_server, victim,
@@ -114,3 +127,59 @@ def test_no_credentials_is_not_a_failure(live_server, victim, owner_conn):
             assert session.get(f"{live_server}/collections").status_code == 401
     assert owner_conn.execute("SELECT count(*) FROM register.login_throttle WHERE key = "
                               "'127.0.0.61'").fetchone()[0] == 0
+
+
+# -- shared addresses: one office, one public address, several accounts ------------------
+def test_failures_of_a_known_pair_count_against_that_login_only(live_server, victim, colleague,
+                                                                 owner_conn):
+    (login, password), (other, other_password) = victim, colleague
+    office, home, elsewhere = "127.0.0.71", "127.0.0.72", "127.0.0.73"
+    assert get(live_server, office, login, password).status_code == 200
+    assert get(live_server, office, other, other_password).status_code == 200
+    assert get(live_server, home, login, password).status_code == 200
+
+    # The user mistypes at the office, again and again: his own login is held there …
+    answers = [get(live_server, office, login, "old " + password).status_code for _ in range(5)]
+    assert answers == [401] * 5
+    held = get(live_server, office, login, password)
+    assert held.status_code == 429 and "Trop de tentatives" in held.json()["description"]
+    # … and from an address where he never logged in (the login's own counter) …
+    assert get(live_server, elsewhere, login, password).status_code == 429
+    # … but not from his other usual place, and his colleague at the office works on.
+    assert get(live_server, home, login, password).status_code == 200
+    assert get(live_server, office, other, other_password).status_code == 200
+    # Nothing was counted against the office's address.
+    assert owner_conn.execute("SELECT count(*) FROM register.login_throttle "
+                              "WHERE scope = 'address' AND key = %s", [office]).fetchone()[0] == 0
+
+
+def test_address_lock_holds_unknown_logins_and_lets_known_pairs_through(live_server, victim,
+                                                                         colleague):
+    (login, password), (other, other_password) = victim, colleague
+    office = "127.0.0.81"
+    assert get(live_server, office, login, password).status_code == 200
+    # Someone at the office sprays logins that never worked there: the address locks.
+    answers = [get(live_server, office, f"sprayed{i}", "spray password").status_code
+               for i in range(20)]
+    assert answers == [401] * 20
+    assert get(live_server, office, "sprayed99", "spray password").status_code == 429
+    # A login unknown at this address is held, even with its right password …
+    assert get(live_server, office, other, other_password).status_code == 429
+    # … a known pair passes with its right password, and its mistakes stay its own (401).
+    assert get(live_server, office, login, password).status_code == 200
+    assert get(live_server, office, login, "wrong " + password).status_code == 401
+    assert get(live_server, office, login, password).status_code == 200
+
+
+def test_a_colleague_cannot_guess_without_limit_from_the_shared_address(live_server, victim,
+                                                                         colleague):
+    (login, password), (other, other_password) = victim, colleague
+    office = "127.0.0.91"
+    assert get(live_server, office, login, password).status_code == 200
+    assert get(live_server, office, other, other_password).status_code == 200
+    # The colleague guesses the victim's password from the office: 5 tries, then a lock,
+    # the same answer for the right password (no oracle), his own account untouched.
+    answers = [get(live_server, office, login, f"guess {i}").status_code for i in range(5)]
+    assert answers == [401] * 5
+    assert get(live_server, office, login, password).status_code == 429
+    assert get(live_server, office, other, other_password).status_code == 200

@@ -140,16 +140,19 @@ def _eventually_refused(url, login, password, seconds=2.0):
 
     Polls until the first refusal (the change has reached a worker), then
     checks that every following request, whichever worker takes it, is refused.
+    A wrong password from the user's usual address counts against his login there
+    (migration 0203): the sixth in a row may meet that lock (429), a refusal too.
+    Returns the first refusal of the run.
     """
     deadline = time.monotonic() + seconds
     responses = []
     while len(responses) < 6:   # six refusals in a row: every worker has dropped it
         response = get(url, login, password)
-        responses = responses + [response] if response.status_code == 401 else []
+        responses = responses + [response] if response.status_code in (401, 429) else []
         assert responses or time.monotonic() < deadline, "a cached credential outlived the change"
         if not responses:
             time.sleep(0.02)
-    return responses[-1]
+    return responses[0]
 
 
 def test_departure_takes_effect_at_once_despite_the_cache(people, live_server):
@@ -169,6 +172,9 @@ def test_password_reset_drops_the_old_password_at_once(people, live_server):
     new = register.reset_password(people.conn, "forgetful.agent")
     refused = _eventually_refused(live_server, "forgetful.agent", old)
     assert_generic_401(refused)
+    # Six wrong passwords in a row from his usual address hold his login there for a
+    # while (0203): the lock, not the new password, is what a 429 would show here.
+    people.conn.execute("DELETE FROM register.login_throttle WHERE key LIKE 'forgetful.agent%%'")
     assert get(live_server, "forgetful.agent", new).status_code == 200
 
 

@@ -78,7 +78,9 @@ def test_every_published_view_is_in_the_dictionary(owner_conn):
     published = {r[0] for r in owner_conn.execute(
         "SELECT matviewname FROM pg_matviews WHERE schemaname = 'diffusion' "
         "UNION SELECT viewname FROM pg_views WHERE schemaname = 'diffusion'").fetchall()}
-    published -= {"data_version"}
+    # Not layers: the publication's version, and the load ledger's summary for the home
+    # page (carte/accueil.py).
+    published -= {"data_version", "millesimes_charges"}
     declared = {layer.view for layer in dictionary().layers.values()}
     assert published == declared, f"vues publiées hors dictionnaire : {published - declared}"
 

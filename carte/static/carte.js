@@ -479,9 +479,13 @@
     var inputs = exportInputs();
     var name = "export-" + inputs.layers[0] + "-" + inputs.millesime + ".xlsx";
     setExportState(t("exportEnCours"), true);
+    // The CSRF token of the session (auth/websession.py): needed when signed in by the form.
+    var csrf = document.querySelector('meta[name="csrf-token"]');
+    var headers = { "Content-Type": "application/json" };
+    if (csrf) { headers["X-CSRFToken"] = csrf.getAttribute("content"); }
     fetch("/processes/export/execution", {
       method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json" },
+      headers: headers,
       body: JSON.stringify({ inputs: inputs })
     }).then(function (r) {
       if (r.status === 201 && r.headers.get("Location")) { return pollJob(r.headers.get("Location"), name); }
@@ -521,6 +525,7 @@
       if (spec.family_field) {
         var sel = document.createElement("select");
         sel.id = "ctx-famille";
+        sel.setAttribute("aria-label", text(spec.title) + " : " + t("familles"));   // axe: select-name
         sel.innerHTML = "<option value=''>" + t("familles") + "</option>" + Object.keys(state.catalog.equipment_families).map(function (k) {
           return "<option value='" + k + "'>" + k + " — " + escapeHtml(text(state.catalog.equipment_families[k])) + "</option>";
         }).join("");
