@@ -6,7 +6,9 @@ Routes (all behind the gate, except the static assets under ``/static/carte/``):
 - ``GET /carte/api/catalogue``: themes, indicators, scales, context layers, loaded
   millésimes, background setting and source mention;
 - ``GET /carte/api/couches/<layer>``: a layer's GeoJSON, simplified per zoom
-  (``zoom``, ``millesime``, ``bbox``, ``champs``, ``famille``; see ``carte.layers``).
+  (``zoom``, ``millesime``, ``bbox``, ``champs``, ``famille``; see ``carte.layers``);
+- ``GET /carte/api/recherche?q=&millesime=``: communes, IRIS, QPV and published
+  résidences matching a name, code or address (``carte.recherche``).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 
 from carte.catalog import catalog
 from carte.layers import LayerRequestError, layer_geojson, millesimes, parse_request
+from carte.recherche import SearchRequestError, search
 from data_dictionary.model import dictionary
 from portail.settings import SOURCE_MENTION, get_settings
 
@@ -62,6 +65,19 @@ def layer(name: str):
     response.headers["Vary"] = "Accept-Encoding"
     return response
 
+
+@BLUEPRINT.get("/carte/api/recherche")
+def recherche():
+    try:
+        year = request.args.get("millesime") or None
+        year = int(year) if year is not None else None
+        body = search(dictionary(), request.args.get("q", ""), year)
+    except SearchRequestError as exc:
+        return jsonify({"code": "InvalidParameterValue", "description": str(exc)}), 400
+    except ValueError:
+        return jsonify({"code": "InvalidParameterValue",
+                        "description": "millesime : une année attendue (par ex. 2025)"}), 400
+    return jsonify(body)
 
 
 def register(app) -> None:

@@ -33,7 +33,11 @@
       pasEchelle: "Indicateur non publié à cette échelle.",
       tronque: "Trop d'objets dans la vue : seuls les 3000 premiers sont dessinés ; zoomez.",
       zoomer: "zoomez pour afficher", aucun: "aucune valeur publiée", familles: "toutes les familles",
-      copier: "Copier", copie: "Copié"
+      copier: "Copier", copie: "Copié",
+      rechercher: "Rechercher", rechercherAide: "Commune, IRIS, QPV, adresse, bailleur…",
+      resultats: "Résultats de la recherche", aucunResultat: "Aucun résultat",
+      nResultats: " résultat(s) ; flèches haut et bas pour choisir, Entrée pour aller",
+      types: { commune: "Commune", iris: "IRIS", qpv: "QPV", residence: "Résidence" }
     },
     en: {
       titre: "Social housing portal — MEL", theme: "Theme", indicateur: "Indicator",
@@ -53,7 +57,11 @@
       pasEchelle: "Indicator not published at this scale.",
       tronque: "Too many objects in view: only the first 3000 are drawn; zoom in.",
       zoomer: "zoom in to show", aucun: "no published value", familles: "all families",
-      copier: "Copy", copie: "Copied"
+      copier: "Copy", copie: "Copied",
+      rechercher: "Search", rechercherAide: "Commune, IRIS, QPV, address, landlord…",
+      resultats: "Search results", aucunResultat: "No result",
+      nResultats: " result(s); up and down arrows to choose, Enter to go",
+      types: { commune: "Commune", iris: "IRIS", qpv: "QPV", residence: "Residence" }
     }
   };
 
@@ -286,6 +294,7 @@
     $("echelle-courante").textContent = t("echelleCourante") + text(state.catalog.scales[scale]) +
       " (" + data.features.length + ")";
     legend(classes, indicator, hasIndicator, data);
+    openPending(next, layer, scale);
     var notices = [];
     if (view.notice) { notices.push(view.notice); }
     if (!hasIndicator) { notices.push(t("pasEchelle")); }
@@ -612,6 +621,12 @@
       var value = T[state.lang][el.dataset.i18n];
       if (value) { el.textContent = value; }
     });
+    document.querySelectorAll("[data-i18n-placeholder]").forEach(function (el) {
+      el.placeholder = T[state.lang][el.dataset.i18nPlaceholder] || el.placeholder;
+    });
+    document.querySelectorAll("[data-i18n-label]").forEach(function (el) {
+      el.setAttribute("aria-label", T[state.lang][el.dataset.i18nLabel] || el.getAttribute("aria-label"));
+    });
     document.querySelectorAll("#aide [data-lang]").forEach(function (el) { el.hidden = el.dataset.lang !== state.lang; });
     $("langue").textContent = state.lang === "fr" ? "EN" : "FR";
     $("copier").textContent = t("copier");
@@ -644,6 +659,112 @@
     refresh();
     refreshAllContext();
   }
+
+
+  // -- search ------------------------------------------------------------------------------------
+  // One box for communes, IRIS, QPV and published résidences (/carte/api/recherche: published
+  // views only). A combobox: arrows move in the list, Enter goes, Escape closes.
+  var finder = { results: [], active: -1, timer: null, ctrl: null };
+
+  function searchList(open) {
+    $("recherche-liste").hidden = !open;
+    $("recherche").setAttribute("aria-expanded", open ? "true" : "false");
+    if (!open) { $("recherche").removeAttribute("aria-activedescendant"); }
+  }
+
+  function renderResults() {
+    var ul = $("recherche-liste");
+    ul.innerHTML = "";
+    finder.results.forEach(function (r, i) {
+      var li = document.createElement("li");
+      li.id = "recherche-" + i;
+      li.setAttribute("role", "option");
+      li.setAttribute("aria-selected", i === finder.active ? "true" : "false");
+      li.dataset.type = r.type; li.dataset.code = r.code;
+      li.innerHTML = "<span class='type'>" + escapeHtml(t("types")[r.type] || r.type) + "</span> " +
+        "<b>" + escapeHtml(r.label) + "</b> <small>" + escapeHtml(r.detail || "") +
+        (r.type !== "residence" && r.type !== "commune" ? "" : " · " + escapeHtml(r.code)) + "</small>";
+      li.addEventListener("mousedown", function (e) { e.preventDefault(); });
+      li.addEventListener("click", function () { chooseResult(r); });
+      ul.appendChild(li);
+    });
+    if (finder.active >= 0) {
+      $("recherche").setAttribute("aria-activedescendant", "recherche-" + finder.active);
+      var el = $("recherche-" + finder.active);
+      if (el && el.scrollIntoView) { el.scrollIntoView({ block: "nearest" }); }
+    } else {
+      $("recherche").removeAttribute("aria-activedescendant");
+    }
+    searchList(finder.results.length > 0);
+  }
+
+  function runSearch() {
+    var q = $("recherche").value.trim();
+    if (finder.ctrl) { finder.ctrl.abort(); }
+    if (q.length < 2) { finder.results = []; finder.active = -1; renderResults(); $("recherche-etat").textContent = ""; return; }
+    finder.ctrl = new AbortController();
+    fetch("/carte/api/recherche?q=" + encodeURIComponent(q) + "&millesime=" + encodeURIComponent(state.millesime || ""),
+          { credentials: "same-origin", signal: finder.ctrl.signal })
+      .then(function (r) { return r.ok ? r.json() : { results: [] }; })
+      .then(function (body) {
+        finder.results = body.results || [];
+        finder.active = finder.results.length ? 0 : -1;
+        renderResults();
+        $("recherche-etat").textContent = finder.results.length
+          ? finder.results.length + t("nResultats") : t("aucunResultat");
+        document.body.dataset.recherche = q;
+      }).catch(function (err) { if (err.name !== "AbortError") { finder.results = []; renderResults(); } });
+  }
+
+  function chooseResult(r) {
+    searchList(false);
+    $("recherche").value = r.label;
+    state.pendingOpen = { scale: r.type, code: r.code };
+    if (r.type === "residence") {
+      state.scaleMode = "auto"; $("echelle").value = "auto";
+      map.setView([r.point[1], r.point[0]], 17);
+    } else {
+      state.scaleMode = r.type; $("echelle").value = r.type;
+      map.fitBounds([[r.bbox[1], r.bbox[0]], [r.bbox[3], r.bbox[2]]],
+                    { maxZoom: r.type === "commune" ? 13 : 15 });
+    }
+    layers.mainUrl = null;
+    refresh();
+  }
+
+  // After a search, the chosen territory's popup opens once its layer is drawn.
+  function openPending(group, layer, scale) {
+    var want = state.pendingOpen;
+    if (!want || want.scale !== scale) { return; }
+    group.eachLayer(function (lay) {
+      var f = lay.feature;
+      if (!f || String(f.properties[layer.key_field]) !== String(want.code)) { return; }
+      state.pendingOpen = null;
+      var where = lay.getLatLng ? lay.getLatLng() : lay.getBounds().getCenter();
+      if (lay.setStyle && !lay.getLatLng) { lay.setStyle({ weight: 3, color: "#004f8c" }); }
+      openPopup(f, lay, layer, scale, where);
+    });
+  }
+
+  $("recherche").addEventListener("input", function () {
+    clearTimeout(finder.timer);
+    finder.timer = setTimeout(runSearch, 200);
+  });
+  $("recherche").addEventListener("keydown", function (e) {
+    var n = finder.results.length;
+    if (e.key === "ArrowDown" && n) {
+      e.preventDefault(); finder.active = (finder.active + 1) % n; renderResults();
+    } else if (e.key === "ArrowUp" && n) {
+      e.preventDefault(); finder.active = (finder.active - 1 + n) % n; renderResults();
+    } else if (e.key === "Enter") {
+      e.preventDefault();
+      if (finder.active >= 0 && finder.results[finder.active]) { chooseResult(finder.results[finder.active]); }
+    } else if (e.key === "Escape") {
+      searchList(false);
+    }
+  });
+  $("recherche").addEventListener("blur", function () { searchList(false); });
+  $("recherche").addEventListener("focus", function () { if (finder.results.length) { searchList(true); } });
 
   $("langue").addEventListener("click", function () { state.lang = state.lang === "fr" ? "en" : "fr"; applyLanguage(); });
   $("aide-bouton").addEventListener("click", function () { $("aide").showModal(); });
