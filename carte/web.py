@@ -7,6 +7,8 @@ Routes (all behind the gate, except the static assets under ``/static/carte/``):
   millésimes, background setting and source mention;
 - ``GET /carte/api/couches/<layer>``: a layer's GeoJSON, simplified per zoom
   (``zoom``, ``millesime``, ``bbox``, ``champs``, ``famille``; see ``carte.layers``);
+- ``GET /carte/api/classes?couche=&champ=&millesime=&methode=&fixe=``: class limits of
+  an indicator over the published values of the whole MEL (``carte.classes``);
 - ``GET /carte/api/recherche?q=&millesime=``: communes, IRIS, QPV and published
   résidences matching a name, code or address (``carte.recherche``).
 """
@@ -18,6 +20,8 @@ import logging
 from flask import Blueprint, Response, jsonify, render_template, request
 
 from carte.catalog import catalog
+from carte.classes import ClassRequestError, class_limits
+from carte.classes import parse_request as parse_class_request
 from carte.layers import LayerRequestError, layer_geojson, millesimes, parse_request
 from carte.recherche import SearchRequestError, search
 from data_dictionary.model import dictionary
@@ -64,6 +68,15 @@ def layer(name: str):
         response.headers["Content-Encoding"] = "gzip"
     response.headers["Vary"] = "Accept-Encoding"
     return response
+
+
+@BLUEPRINT.get("/carte/api/classes")
+def classes():
+    try:
+        req = parse_class_request(dictionary(), request.args)
+    except ClassRequestError as exc:
+        return jsonify({"code": "InvalidParameterValue", "description": str(exc)}), 400
+    return jsonify(class_limits(req))
 
 
 @BLUEPRINT.get("/carte/api/recherche")

@@ -34,6 +34,10 @@
       tronque: "Trop d'objets dans la vue : seuls les 3000 premiers sont dessinés ; zoomez.",
       zoomer: "zoomez pour afficher", aucun: "aucune valeur publiée", familles: "toutes les familles",
       copier: "Copier", copie: "Copié",
+      classesMel: "Classes calculées sur les valeurs publiées de toute la MEL pour ce millésime.",
+      classesFixes: "Classes calculées sur toute la MEL et tous les millésimes (fixes d'un millésime à l'autre).",
+      fixes: "fixes entre millésimes", adresse: "Adresse", bailleur: "Bailleur", annee: "Année de construction",
+      secretCourt: "secret", millesimeDe: "Millésime ",
       rechercher: "Rechercher", rechercherAide: "Commune, IRIS, QPV, adresse, bailleur…",
       resultats: "Résultats de la recherche", aucunResultat: "Aucun résultat",
       nResultats: " résultat(s) ; flèches haut et bas pour choisir, Entrée pour aller",
@@ -58,6 +62,10 @@
       tronque: "Too many objects in view: only the first 3000 are drawn; zoom in.",
       zoomer: "zoom in to show", aucun: "no published value", familles: "all families",
       copier: "Copy", copie: "Copied",
+      classesMel: "Classes computed over the published values of the whole MEL for this vintage.",
+      classesFixes: "Classes computed over the whole MEL and every vintage (fixed from one vintage to the next).",
+      fixes: "fixed across vintages", adresse: "Address", bailleur: "Landlord", annee: "Construction year",
+      secretCourt: "secret", millesimeDe: "Vintage ",
       rechercher: "Search", rechercherAide: "Commune, IRIS, QPV, address, landlord…",
       resultats: "Search results", aucunResultat: "No result",
       nResultats: " result(s); up and down arrows to choose, Enter to go",
@@ -144,62 +152,6 @@
   }
 
   // -- classes ----------------------------------------------------------------------------------
-  function quantileBreaks(values, k) {
-    var v = values.slice().sort(function (a, b) { return a - b; });
-    var breaks = [];
-    for (var i = 1; i < k; i++) {
-      var b = v[Math.min(v.length - 1, Math.floor(i * v.length / k))];
-      if (breaks.indexOf(b) < 0 && b > v[0]) { breaks.push(b); }
-    }
-    return { min: v[0], max: v[v.length - 1], breaks: breaks };
-  }
-
-  // Natural breaks (Jenks / Fisher): minimal within-class variance, by dynamic programming
-  // over the sorted values (evenly sampled above 1,000 values to stay fast).
-  function jenksBreaks(values, k) {
-    var v = values.slice().sort(function (a, b) { return a - b; });
-    if (v.length > 1000) {
-      var step = v.length / 1000, sample = [];
-      for (var s = 0; s < 1000; s++) { sample.push(v[Math.floor(s * step)]); }
-      sample.push(v[v.length - 1]);
-      v = sample;
-    }
-    var n = v.length;
-    k = Math.min(k, n);
-    var lower = [], variance = [];
-    for (var i = 0; i <= n; i++) {
-      lower.push(new Array(k + 1).fill(0));
-      variance.push(new Array(k + 1).fill(i === 0 ? 0 : Infinity));
-    }
-    for (var j = 1; j <= k; j++) { lower[1][j] = 1; variance[1][j] = 0; }
-    for (var l = 2; l <= n; l++) {
-      var sum = 0, sumSq = 0, w = 0, cost = 0;
-      for (var m = 1; m <= l; m++) {
-        var lo = l - m + 1, val = v[lo - 1];
-        w++; sum += val; sumSq += val * val;
-        cost = sumSq - (sum * sum) / w;
-        if (lo > 1) {
-          for (var c = 2; c <= k; c++) {
-            if (variance[l][c] >= cost + variance[lo - 1][c - 1]) {
-              lower[l][c] = lo;
-              variance[l][c] = cost + variance[lo - 1][c - 1];
-            }
-          }
-        }
-      }
-      lower[l][1] = 1;
-      variance[l][1] = cost;
-    }
-    var breaks = [], idx = n;
-    for (var cl = k; cl >= 2; cl--) {
-      var start = lower[idx][cl] - 1;
-      breaks.unshift(v[start]);
-      idx = start;
-    }
-    breaks = breaks.filter(function (b, i) { return b > v[0] && breaks.indexOf(b) === i; });
-    return { min: v[0], max: v[n - 1], breaks: breaks };
-  }
-
   function classOf(value, classes) {
     var i = 0;
     while (i < classes.breaks.length && value >= classes.breaks[i]) { i++; }
@@ -226,38 +178,46 @@
       params.zoom = REQUEST_ZOOM[view.scale];
     }
     var url = layerUrl(layer.name, params);
-    if (layers.mainUrl === url) { return; }
+    var classesUrl = indicator.scales[view.scale] ? classesHref(layer.name, indicator.name) : null;
+    var key = url + "|" + classesUrl;
+    if (layers.mainUrl === key) { return; }
     if (pending) { pending.abort(); }
     pending = new AbortController();
     busy.textContent = t("chargement"); busy.hidden = false;
     var started = performance.now();
-    fetchJson(url, pending.signal).then(function (data) {
-      busy.hidden = true;
-      draw(data, view, layer, indicator);
-      layers.mainUrl = url;
-      if (!state.firstRender) {
-        state.firstRender = true;
-        performance.mark("carte-premier-rendu");
-        window.carteRendu = { ms: performance.now(), fetchMs: performance.now() - started,
-                              features: data.features.length };
-      }
-    }).catch(function (err) {
-      if (err.name === "AbortError") { return; }
-      busy.hidden = true;
-      showNotice(err.message);
-    });
+    Promise.all([fetchJson(url, pending.signal),
+                 classesUrl ? fetchJson(classesUrl, pending.signal) : Promise.resolve(null)])
+      .then(function (answers) {
+        var data = answers[0];
+        busy.hidden = true;
+        draw(data, view, layer, indicator, answers[1]);
+        layers.mainUrl = key;
+        if (!state.firstRender) {
+          state.firstRender = true;
+          performance.mark("carte-premier-rendu");
+          window.carteRendu = { ms: performance.now(), fetchMs: performance.now() - started,
+                                features: data.features.length };
+        }
+      }).catch(function (err) {
+        if (err.name === "AbortError") { return; }
+        busy.hidden = true;
+        showNotice(err.message);
+      });
   }
 
-  function draw(data, view, layer, indicator) {
+  // Class limits over the published values of the whole MEL (per indicator, scale and
+  // millésime, or every millésime when « fixes »): the colours do not change on pan.
+  function classesHref(layerName, field) {
+    return "/carte/api/classes?couche=" + encodeURIComponent(layerName) + "&champ=" + encodeURIComponent(field) +
+      "&millesime=" + encodeURIComponent(state.millesime || "") + "&methode=" + encodeURIComponent(state.method) +
+      (state.fixed ? "&fixe=oui" : "");
+  }
+
+  function draw(data, view, layer, indicator, limits) {
     var scale = view.scale;
     var hasIndicator = !!indicator.scales[scale];
-    var values = [];
-    data.features.forEach(function (f) {
-      var v = f.properties[indicator.name];
-      if (hasIndicator && v !== null && v !== undefined) { values.push(Number(v)); }
-    });
-    var classes = !values.length ? null : state.method === "jenks"
-      ? jenksBreaks(values, COLOURS.length) : quantileBreaks(values, COLOURS.length);
+    var classes = limits && limits.count ? limits : null;
+    state.classes = classes;
     function style(f) {
       var p = f.properties, v = p[indicator.name], st = statusOf(p, indicator, scale);
       var fill = NO_DATA, cls = "";
@@ -307,6 +267,9 @@
       (indicator.unit ? " (" + escapeHtml(text(indicator.unit)) + ")" : "") +
       " — " + escapeHtml(String(data.millesime || "")) + "</div>";
     if (classes && hasIndicator) {
+      html += "<div class='discret' id='legende-portee'>" + (state.fixed ? t("classesFixes") : t("classesMel")) + "</div>";
+    }
+    if (classes && hasIndicator) {
       var bounds = [classes.min].concat(classes.breaks).concat([classes.max]);
       for (var i = 0; i < bounds.length - 1; i++) {
         html += "<div class='classe'><span class='pastille' style='background:" + COLOURS[i] +
@@ -350,7 +313,10 @@
         escapeHtml(T[state.lang].masque[st] || t("nonrenseigne")) + (st ? " (" + st + ")" : "") + "</p>";
     }
     var apiHref = "/collections/" + encodeURIComponent(layer.name) + "/items/" + encodeURIComponent(feature.id) + "?f=html";
-    var html = "<div class='popup'><h3>" + escapeHtml(name) + " <small>" + escapeHtml(code) + "</small></h3>" + line +
+    var html = "<div class='popup'><h3>" + escapeHtml(name) + " <small>" + escapeHtml(code) + "</small></h3>" +
+      "<p class='popup-millesime discret'>" + escapeHtml(text(currentTheme().title)) + " — " +
+      t("millesimeDe") + escapeHtml(String(p.millesime || state.millesime)) + "</p>" +
+      (scale === "residence" ? "<dl class='infos'></dl>" : "") + line +
       "<table class='chiffres'></table><div class='liens'>" +
       "<a class='lien-fiche' target='_blank' href='" + ficheHref(scale, code) + "'>" + t("fiche") + "</a>" +
       "<a class='lien-api' target='_blank' href='" + apiHref + "'>" + t("api") + "</a>" +
@@ -376,12 +342,30 @@
       .then(function (item) {
         if (!item) { return; }
         var rows = "";
-        currentTheme().indicators.filter(function (i) { return i.scales[scale]; }).slice(0, 8).forEach(function (i) {
+        // Every figure of the theme at this scale, for the millésime shown; a hidden one
+        // says « secret » (never 0 nor « moins de 11 »).
+        currentTheme().indicators.filter(function (i) { return i.scales[scale]; }).forEach(function (i) {
           var v = item.properties[i.name];
           var s = item.properties[i.scales[scale]];
-          rows += "<tr><td>" + escapeHtml(text(i.label)) + "</td><td class='v'>" +
-            (v === null || v === undefined ? "<span class='cache'>" + escapeHtml(s || "—") + "</span>" : fmt(v, i.unit)) + "</td></tr>";
+          var shown;
+          if (v !== null && v !== undefined) {
+            shown = fmt(v, i.unit);
+          } else if (SECRET[s]) {
+            shown = "<span class='cache secret-valeur' title='" + escapeHtml(T[state.lang].masque.S) + "'>" + t("secretCourt") + "</span>";
+          } else if (s === "N" || s === "Z") {
+            shown = "<span class='cache'>" + escapeHtml(T[state.lang].masque[s]) + "</span>";
+          } else {
+            shown = "<span class='cache'>" + t("nonrenseigne") + "</span>";
+          }
+          rows += "<tr><td>" + escapeHtml(text(i.label)) + "</td><td class='v'>" + shown + "</td></tr>";
         });
+        var infos = node.querySelector(".infos");
+        if (infos) {
+          var pr = item.properties;
+          infos.innerHTML = [["adresse", pr.adresse], ["bailleur", pr.bailleur], ["annee", pr.annee_construction]]
+            .filter(function (x) { return x[1] !== null && x[1] !== undefined && x[1] !== ""; })
+            .map(function (x) { return "<dt>" + t(x[0]) + "</dt><dd class='" + x[0] + "'>" + escapeHtml(x[1]) + "</dd>"; }).join("");
+        }
         var table = node.querySelector(".chiffres");
         if (table && popup.isOpen()) {
           table.innerHTML = rows;
@@ -654,6 +638,9 @@
     $("echelle").addEventListener("change", function () { state.scaleMode = $("echelle").value; refresh(); });
     $("classes").addEventListener("change", function () {
       state.method = $("classes").value; layers.mainUrl = null; refresh();
+    });
+    $("classes-fixes").addEventListener("change", function () {
+      state.fixed = $("classes-fixes").checked; layers.mainUrl = null; refresh();
     });
     map.on("moveend", function () { refresh(); refreshAllContext(); });
     refresh();
