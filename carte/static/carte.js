@@ -37,7 +37,8 @@
       classesMel: "Classes calculées sur les valeurs publiées de toute la MEL pour ce millésime.",
       classesFixes: "Classes calculées sur toute la MEL et tous les millésimes (fixes d'un millésime à l'autre).",
       fixes: "fixes entre millésimes", adresse: "Adresse", bailleur: "Bailleur", annee: "Année de construction",
-      secretCourt: "secret", millesimeDe: "Millésime ",
+      secretCourt: "secret", millesimeDe: "Millésime ", partager: "Copier le lien de cette vue",
+      lienCopie: "Lien copié : il rouvre cette vue (thème, indicateur, millésime, échelle, position, sélection).",
       rechercher: "Rechercher", rechercherAide: "Commune, IRIS, QPV, adresse, bailleur…",
       resultats: "Résultats de la recherche", aucunResultat: "Aucun résultat",
       nResultats: " résultat(s) ; flèches haut et bas pour choisir, Entrée pour aller",
@@ -65,7 +66,8 @@
       classesMel: "Classes computed over the published values of the whole MEL for this vintage.",
       classesFixes: "Classes computed over the whole MEL and every vintage (fixed from one vintage to the next).",
       fixes: "fixed across vintages", adresse: "Address", bailleur: "Landlord", annee: "Construction year",
-      secretCourt: "secret", millesimeDe: "Vintage ",
+      secretCourt: "secret", millesimeDe: "Vintage ", partager: "Copy the link to this view",
+      lienCopie: "Link copied: it reopens this view (theme, indicator, vintage, scale, position, selection).",
       rechercher: "Search", rechercherAide: "Commune, IRIS, QPV, address, landlord…",
       resultats: "Search results", aucunResultat: "No result",
       nResultats: " result(s); up and down arrows to choose, Enter to go",
@@ -166,6 +168,7 @@
   // -- the main layer ----------------------------------------------------------------------------
   function refresh() {
     if (!state.catalog) { return; }
+    saveView();
     var view = scaleForView();
     var theme = currentTheme();
     var layer = theme.layers[view.scale];
@@ -255,6 +258,7 @@
       " (" + data.features.length + ")";
     legend(classes, indicator, hasIndicator, data);
     openPending(next, layer, scale);
+    nameSelection(next, layer, scale);
     var notices = [];
     if (view.notice) { notices.push(view.notice); }
     if (!hasIndicator) { notices.push(t("pasEchelle")); }
@@ -385,6 +389,7 @@
   }
 
   function renderSelection() {
+    saveView();
     var ul = $("selection");
     ul.innerHTML = "";
     state.selection.forEach(function (s, i) {
@@ -392,6 +397,7 @@
       li.textContent = s.name + " (" + s.code + ")";
       var b = document.createElement("button");
       b.type = "button"; b.textContent = t("retirer");
+      b.setAttribute("aria-label", t("retirer") + " " + s.name);
       b.addEventListener("click", function () { state.selection.splice(i, 1); renderSelection(); });
       li.appendChild(b);
       ul.appendChild(li);
@@ -629,7 +635,11 @@
       L.tileLayer(catalog.background.url, { attribution: catalog.background.attribution || "", maxZoom: 19 }).addTo(map);
     }
     $("url-api").value = catalog.api || window.location.origin;
-    fillThemes(); fillIndicators(); fillMillesimes(); buildContextPanel();
+    state.restoring = true;
+    restoreView(catalog);
+    state.restoring = false;
+    if (state.lang !== "fr") { applyLanguage(); }
+    fillThemes(); fillIndicators(); fillMillesimes(); buildContextPanel(); renderSelection();
     $("theme").addEventListener("change", function () {
       state.theme = $("theme").value; fillIndicators(); fillMillesimes(); refresh();
     });
@@ -647,6 +657,69 @@
     refreshAllContext();
   }
 
+
+  // -- the view in the URL -----------------------------------------------------------------------
+  // theme, indicator, millésime, scale, classes, position and selection live in the URL's
+  // fragment (replaced as the view changes): a shared link reopens the same view.
+  var SCALE_MODES = ["auto", "commune", "iris", "qpv", "residence"];
+
+  function viewHash() {
+    var c = map.getCenter();
+    var q = new URLSearchParams();
+    q.set("theme", state.theme); q.set("indicateur", state.indicator);
+    q.set("millesime", String(state.millesime)); q.set("echelle", state.scaleMode);
+    q.set("classes", state.method);
+    if (state.fixed) { q.set("fixe", "oui"); }
+    q.set("z", String(map.getZoom())); q.set("lat", c.lat.toFixed(5)); q.set("lon", c.lng.toFixed(5));
+    if (state.selection.length) {
+      q.set("sel", state.selection[0].scale + ":" + state.selection.map(function (s) { return s.code; }).join(","));
+    }
+    if (state.lang !== "fr") { q.set("langue", state.lang); }
+    return "#" + q.toString();
+  }
+
+  function saveView() {
+    if (!state.catalog || state.restoring) { return; }
+    var hash = viewHash();
+    if (window.location.hash !== hash) { history.replaceState(null, "", hash); }
+  }
+
+  function restoreView(catalog) {
+    var q = new URLSearchParams(window.location.hash.replace(/^#/, ""));
+    var theme = catalog.themes.find(function (th) { return th.name === q.get("theme"); });
+    if (theme) {
+      state.theme = theme.name;
+      state.indicator = theme.indicators[0].name;
+      if (theme.indicators.some(function (i) { return i.name === q.get("indicateur"); })) { state.indicator = q.get("indicateur"); }
+    }
+    if (/^\d{4}$/.test(q.get("millesime") || "")) { state.millesime = Number(q.get("millesime")); }
+    if (SCALE_MODES.indexOf(q.get("echelle")) >= 0) { state.scaleMode = q.get("echelle"); $("echelle").value = state.scaleMode; }
+    if (q.get("classes") === "jenks" || q.get("classes") === "quantiles") { state.method = q.get("classes"); $("classes").value = state.method; }
+    state.fixed = q.get("fixe") === "oui"; $("classes-fixes").checked = state.fixed;
+    if (q.get("langue") === "en") { state.lang = "en"; }
+    var sel = /^(commune|iris|qpv):([\w.,-]{1,4000})$/.exec(q.get("sel") || "");
+    if (sel) {
+      state.selection = sel[2].split(",").filter(Boolean).slice(0, 500).map(function (code) {
+        return { scale: sel[1], code: code, name: code };
+      });
+    }
+    var z = Number(q.get("z")), lat = Number(q.get("lat")), lon = Number(q.get("lon"));
+    if (q.get("z") && isFinite(z) && isFinite(lat) && isFinite(lon) && Math.abs(lat) <= 90 && Math.abs(lon) <= 180) {
+      map.setView([lat, lon], Math.max(map.getMinZoom(), Math.min(map.getMaxZoom(), Math.round(z))), { animate: false });
+    }
+  }
+
+  // A selection restored from a link knows only codes: names come from the drawn layer.
+  function nameSelection(group, layer, scale) {
+    var missing = state.selection.filter(function (s) { return s.scale === scale && s.name === s.code; });
+    if (!missing.length) { return; }
+    group.eachLayer(function (lay) {
+      var p = lay.feature && lay.feature.properties;
+      if (!p) { return; }
+      missing.forEach(function (s) { if (String(p[layer.key_field]) === s.code && p.nom) { s.name = p.nom; } });
+    });
+    renderSelection();
+  }
 
   // -- search ------------------------------------------------------------------------------------
   // One box for communes, IRIS, QPV and published résidences (/carte/api/recherche: published
@@ -762,6 +835,15 @@
     $("copier").textContent = t("copie");
   });
   $("export").addEventListener("click", runExport);
+  $("partager").addEventListener("click", function () {
+    saveView();
+    var done = function () { $("partager-etat").textContent = t("lienCopie"); };
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(window.location.href).then(done, function () { $("partager-etat").textContent = window.location.href; });
+    } else {
+      $("partager-etat").textContent = window.location.href;
+    }
+  });
   $("vider").addEventListener("click", function () { state.selection = []; renderSelection(); });
 
   var inline = document.getElementById("catalogue");
