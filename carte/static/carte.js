@@ -37,7 +37,10 @@
       classesMel: "Classes calculées sur les valeurs publiées de toute la MEL pour ce millésime.",
       classesFixes: "Classes calculées sur toute la MEL et tous les millésimes (fixes d'un millésime à l'autre).",
       fixes: "fixes entre millésimes", adresse: "Adresse", bailleur: "Bailleur", annee: "Année de construction",
-      secretCourt: "secret", millesimeDe: "Millésime ", partager: "Copier le lien de cette vue",
+      secretCourt: "secret", millesimeDe: "Millésime ", choixBouton: "Thème, indicateur, millésime",
+      panneau: "Légende et outils", fermer: "Fermer", carteNom: "Carte", zoomAvant: "Zoom avant",
+      zoomArriere: "Zoom arrière", famille: "Famille d'équipements",
+      ouvrir: "Entrée : ouvrir la fiche résumée", partager: "Copier le lien de cette vue",
       lienCopie: "Lien copié : il rouvre cette vue (thème, indicateur, millésime, échelle, position, sélection).",
       rechercher: "Rechercher", rechercherAide: "Commune, IRIS, QPV, adresse, bailleur…",
       resultats: "Résultats de la recherche", aucunResultat: "Aucun résultat",
@@ -66,7 +69,10 @@
       classesMel: "Classes computed over the published values of the whole MEL for this vintage.",
       classesFixes: "Classes computed over the whole MEL and every vintage (fixed from one vintage to the next).",
       fixes: "fixed across vintages", adresse: "Address", bailleur: "Landlord", annee: "Construction year",
-      secretCourt: "secret", millesimeDe: "Vintage ", partager: "Copy the link to this view",
+      secretCourt: "secret", millesimeDe: "Vintage ", choixBouton: "Theme, indicator, vintage",
+      panneau: "Legend and tools", fermer: "Close", carteNom: "Map", zoomAvant: "Zoom in",
+      zoomArriere: "Zoom out", famille: "Facility family",
+      ouvrir: "Enter: open the summary", partager: "Copy the link to this view",
       lienCopie: "Link copied: it reopens this view (theme, indicator, vintage, scale, position, selection).",
       rechercher: "Search", rechercherAide: "Commune, IRIS, QPV, address, landlord…",
       resultats: "Search results", aucunResultat: "No result",
@@ -103,6 +109,32 @@
                              zoomSnap: 1, preferCanvas: false });
   map.attributionControl.setPrefix(false);
   map.attributionControl.addAttribution(escapeHtml(window.CARTE_SOURCE));
+  // Every control says what it does in the page's language (Leaflet's say « Zoom in »).
+  function labelControls() {
+    [[".leaflet-control-zoom-in", "zoomAvant"], [".leaflet-control-zoom-out", "zoomArriere"]].forEach(function (x) {
+      var el = map.getContainer().querySelector(x[0]);
+      if (el) { el.title = t(x[1]); el.setAttribute("aria-label", t(x[1])); }
+    });
+    var close = map.getContainer().querySelector(".leaflet-popup-close-button");
+    if (close) { close.title = t("fermer"); close.setAttribute("aria-label", t("fermer")); }
+  }
+  map.on("popupopen", function () { state.popupOpen = true; labelControls(); });
+  map.on("popupclose", function () { state.popupOpen = false; });
+  // Escape closes the popup wherever the focus is, and gives the focus back to the territory.
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape" || !state.popupOpen) { return; }
+    map.closePopup();
+    if (state.popupOrigin && document.contains(state.popupOrigin)) { state.popupOrigin.focus(); }
+    state.popupOrigin = null;
+  });
+  // A double click zooms; it must not also open a popup: a click waits for a possible second.
+  var clickTimer = null;
+  map.on("dblclick zoomstart", function () { clearTimeout(clickTimer); clickTimer = null; });
+  function onSingleClick(e, action) {
+    if (e.originalEvent && e.originalEvent.detail > 1) { clearTimeout(clickTimer); clickTimer = null; return; }
+    clearTimeout(clickTimer);
+    clickTimer = setTimeout(function () { clickTimer = null; action(); }, 280);
+  }
   var busy = L.DomUtil.create("div", "chargement", map.getContainer());
   busy.hidden = true;
   map.createPane("contextes").style.zIndex = 450;
@@ -246,7 +278,22 @@
                                         color: "#333", weight: 1, className: "residence " + s.className });
       },
       onEachFeature: function (f, lay) {
-        lay.on("click", function (e) { openPopup(f, lay, layer, scale, e.latlng); });
+        lay.on("click", function (e) { onSingleClick(e, function () { openPopup(f, lay, layer, scale, e.latlng); }); });
+        // Keyboard: each territory is a focusable button; Enter or Space opens its popup.
+        lay.on("add", function () {
+          var el = lay.getElement && lay.getElement();
+          if (!el) { return; }
+          var p = f.properties;
+          el.setAttribute("tabindex", "0");
+          el.setAttribute("role", "button");
+          el.setAttribute("aria-label", (p.nom || p[layer.key_field] || "") + " (" + text(state.catalog.scales[scale]) + ")");
+          el.addEventListener("keydown", function (ev) {
+            if (ev.key !== "Enter" && ev.key !== " ") { return; }
+            ev.preventDefault();
+            state.popupOrigin = el;
+            openPopup(f, lay, layer, scale, lay.getLatLng ? lay.getLatLng() : lay.getBounds().getCenter());
+          });
+        });
       }
     });
     if (layers.main) { map.removeLayer(layers.main); }
@@ -330,7 +377,10 @@
     // figures below arrive.
     var node = document.createElement("div");
     node.innerHTML = html;
-    var popup = L.popup({ maxWidth: 360, maxHeight: 340, autoPanPadding: [20, 20] })
+    var size = map.getSize();
+    var popup = L.popup({ maxWidth: Math.max(200, Math.min(360, size.x - 60)),
+                          maxHeight: Math.max(160, Math.min(340, size.y - 90)), autoPanPadding: [10, 10],
+                          keepInView: true })
       .setLatLng(latlng).setContent(node).openOn(map);
     var add = node.querySelector(".ajouter");
     if (add) {
@@ -520,6 +570,7 @@
       if (spec.family_field) {
         var sel = document.createElement("select");
         sel.id = "ctx-famille";
+        sel.setAttribute("aria-label", t("famille"));
         sel.innerHTML = "<option value=''>" + t("familles") + "</option>" + Object.keys(state.catalog.equipment_families).map(function (k) {
           return "<option value='" + k + "'>" + k + " — " + escapeHtml(text(state.catalog.equipment_families[k])) + "</option>";
         }).join("");
@@ -618,7 +669,9 @@
       el.setAttribute("aria-label", T[state.lang][el.dataset.i18nLabel] || el.getAttribute("aria-label"));
     });
     document.querySelectorAll("#aide [data-lang]").forEach(function (el) { el.hidden = el.dataset.lang !== state.lang; });
-    $("langue").textContent = state.lang === "fr" ? "EN" : "FR";
+    $("langue").textContent = state.lang === "fr" ? "English" : "Français";
+    $("langue").setAttribute("lang", state.lang === "fr" ? "en" : "fr");
+    labelControls();
     $("copier").textContent = t("copier");
     if (state.catalog) {
       fillThemes(); fillIndicators(); buildContextPanel(); renderSelection();
@@ -828,6 +881,19 @@
 
   $("langue").addEventListener("click", function () { state.lang = state.lang === "fr" ? "en" : "fr"; applyLanguage(); });
   $("aide-bouton").addEventListener("click", function () { $("aide").showModal(); });
+  function toggle(button, target, cls, open) {
+    if (open === undefined) { open = button.getAttribute("aria-expanded") !== "true"; }
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    target.classList.toggle(cls, cls === "ouvert" ? open : !open);
+    setTimeout(function () { map.invalidateSize(); }, 0);
+  }
+  $("choix-bouton").addEventListener("click", function () { toggle($("choix-bouton"), $("choix"), "ouvert"); });
+  $("panneau-bouton").addEventListener("click", function () { toggle($("panneau-bouton"), $("panneau"), "replie"); });
+  // On a phone the panel starts folded: the map takes the screen, the drawer opens on demand.
+  if (window.matchMedia && window.matchMedia("(max-width: 720px)").matches) {
+    toggle($("panneau-bouton"), $("panneau"), "replie", false);
+  }
+  labelControls();
   $("copier").addEventListener("click", function () {
     var input = $("url-api");
     input.select();
