@@ -37,6 +37,13 @@
       classesMel: "Classes calculées sur les valeurs publiées de toute la MEL pour ce millésime.",
       classesFixes: "Classes calculées sur toute la MEL et tous les millésimes (fixes d'un millésime à l'autre).",
       fixes: "fixes entre millésimes", adresse: "Adresse", bailleur: "Bailleur", annee: "Année de construction",
+      partagerTitre: "Partager et imprimer", imprimer: "Imprimer ou PDF", png: "Image PNG",
+      nord: "Nord en haut", imprimeLe: "Carte imprimée le ", echelleCarte: "Échelle : ",
+      pngFait: "Image téléchargée : ",
+      modes: "Modes de transport", stationTitre: "Résidences près d'une station",
+      stationToutes: "toutes les résidences", stationMoins: "à moins de ",
+      stationAide: "Distance à la station de métro ou de tramway la plus proche (proximite_residences).",
+      stationAvis: "Seules les résidences à moins de {m} m d'une station de métro ou de tramway sont dessinées.",
       secretCourt: "secret", millesimeDe: "Millésime ", choixBouton: "Thème, indicateur, millésime",
       panneau: "Légende et outils", fermer: "Fermer", carteNom: "Carte", zoomAvant: "Zoom avant",
       zoomArriere: "Zoom arrière", famille: "Famille d'équipements",
@@ -69,6 +76,13 @@
       classesMel: "Classes computed over the published values of the whole MEL for this vintage.",
       classesFixes: "Classes computed over the whole MEL and every vintage (fixed from one vintage to the next).",
       fixes: "fixed across vintages", adresse: "Address", bailleur: "Landlord", annee: "Construction year",
+      partagerTitre: "Share and print", imprimer: "Print or PDF", png: "PNG image",
+      nord: "North up", imprimeLe: "Map printed on ", echelleCarte: "Scale: ",
+      pngFait: "Image downloaded: ",
+      modes: "Transport modes", stationTitre: "Residences near a station",
+      stationToutes: "all residences", stationMoins: "within ",
+      stationAide: "Distance to the nearest metro or tram station (proximite_residences).",
+      stationAvis: "Only residences within {m} m of a metro or tram station are drawn.",
       secretCourt: "secret", millesimeDe: "Vintage ", choixBouton: "Theme, indicator, vintage",
       panneau: "Legend and tools", fermer: "Close", carteNom: "Map", zoomAvant: "Zoom in",
       zoomArriere: "Zoom out", famille: "Facility family",
@@ -209,6 +223,7 @@
     if (view.scale === "residence") {
       params.zoom = map.getZoom();
       params.bbox = viewBbox(0.2);
+      if (state.stationM) { params.station_m = state.stationM; }
     } else {
       params.zoom = REQUEST_ZOOM[view.scale];
     }
@@ -310,6 +325,7 @@
     if (view.notice) { notices.push(view.notice); }
     if (!hasIndicator) { notices.push(t("pasEchelle")); }
     if (data.truncated) { notices.push(t("tronque")); }
+    if (scale === "residence" && state.stationM) { notices.push(t("stationAvis").replace("{m}", state.stationM)); }
     showNotice(notices.join(" "));
   }
 
@@ -550,6 +566,13 @@
     communes: { color: "#37474f", weight: 1.2, fill: false }
   };
   var CONTEXT_MIN_ZOOM = { equipements: 13 };
+  // Stops drawn by mode: metro and tram stations larger, named from zoom 14.
+  var MODE_STYLE = {
+    metro: { radius: 6, fillColor: "#d32f2f", color: "#7f0000" },
+    tram: { radius: 5, fillColor: "#f57c00", color: "#8a4500" },
+    bus: { radius: 3, fillColor: "#1565c0", color: "#0d47a1" }
+  };
+  var ZOOM_STATION_NAMES = 14;
 
   function buildContextPanel() {
     var box = $("contexte");
@@ -567,6 +590,22 @@
       hint.className = "discret"; hint.id = "ctx-info-" + name;
       label.appendChild(hint);
       box.appendChild(label);
+      if (spec.modes) {
+        var modes = document.createElement("div");
+        modes.className = "modes"; modes.setAttribute("role", "group");
+        modes.setAttribute("aria-label", t("modes"));
+        Object.keys(spec.modes).forEach(function (mode) {
+          var l = document.createElement("label");
+          var c = document.createElement("input");
+          c.type = "checkbox"; c.id = "ctx-mode-" + mode; c.checked = !state.modesOff[mode];
+          c.addEventListener("change", function () { state.modesOff[mode] = !c.checked; refreshContext(name, true); });
+          var dot = document.createElement("span");
+          dot.className = "pastille-mode"; dot.style.background = MODE_STYLE[mode].fillColor;
+          l.appendChild(c); l.appendChild(dot); l.appendChild(document.createTextNode(" " + text(spec.modes[mode])));
+          modes.appendChild(l);
+        });
+        box.appendChild(modes);
+      }
       if (spec.family_field) {
         var sel = document.createElement("select");
         sel.id = "ctx-famille";
@@ -598,24 +637,35 @@
     if (spec.kind === "point") { params.bbox = viewBbox(0.1); }
     if (spec.family_field && state.family) { params.famille = state.family; }
     var url = layerUrl(name, params);
-    if (!force && layers.context[name] && layers.context[name].url === url) { return; }
+    var named = !!spec.modes && map.getZoom() >= ZOOM_STATION_NAMES;
+    if (!force && layers.context[name] && layers.context[name].url === url
+        && layers.context[name].named === named) { return; }
     fetchJson(url).then(function (data) {
       if (!state.contextOn[name]) { return; }
       var style = CONTEXT_STYLE[name];
+      var modeOf = function (f) { return spec.mode_field ? f.properties[spec.mode_field] : null; };
       var next = L.geoJSON(data, {
+        filter: function (f) { return !spec.modes || !state.modesOff[modeOf(f)]; },
         style: function (f) {
           return f.geometry.type === "Point" ? style : Object.assign({ pane: "contextes", interactive: false }, style);
         },
         pointToLayer: function (f, latlng) {
-          return L.circleMarker(latlng, Object.assign({ pane: "points", weight: 1, fillOpacity: 0.9 }, style));
+          var own = (spec.modes && MODE_STYLE[modeOf(f)]) || style;
+          return L.circleMarker(latlng, Object.assign({ pane: "points", weight: 1, fillOpacity: 0.9,
+                                                        className: "arret-" + (modeOf(f) || name) }, own));
         },
         onEachFeature: function (f, lay) {
           var label = f.properties[spec.label_field];
-          if (label && spec.kind === "point") { lay.bindTooltip(String(label)); }
+          if (!label || spec.kind !== "point") { return; }
+          var mode = modeOf(f);
+          var station = mode === "metro" || mode === "tram";
+          label = String(label) + (mode && spec.modes && spec.modes[mode] ? " (" + text(spec.modes[mode]) + ")" : "");
+          lay.bindTooltip(label, station && map.getZoom() >= ZOOM_STATION_NAMES
+            ? { permanent: true, direction: "right", className: "nom-station", offset: [6, 0] } : {});
         }
       });
       if (layers.context[name]) { map.removeLayer(layers.context[name]); }
-      next.url = url;
+      next.url = url; next.named = named;
       layers.context[name] = next.addTo(map);
       if (info) { info.textContent = " (" + data.features.length + (data.truncated ? "+" : "") + ")"; }
     }).catch(function (err) { if (info) { info.textContent = " (" + err.message + ")"; } });
@@ -672,6 +722,7 @@
     $("langue").textContent = state.lang === "fr" ? "English" : "Français";
     $("langue").setAttribute("lang", state.lang === "fr" ? "en" : "fr");
     labelControls();
+    labelNorth();
     $("copier").textContent = t("copier");
     if (state.catalog) {
       fillThemes(); fillIndicators(); buildContextPanel(); renderSelection();
@@ -684,6 +735,7 @@
     state.theme = catalog.themes[0].name;
     state.indicator = catalog.themes[0].indicators[0].name;
     state.contextOn = { communes: true, qpv: true };
+    state.modesOff = state.modesOff || {};
     if (catalog.background && catalog.background.url) {
       L.tileLayer(catalog.background.url, { attribution: catalog.background.attribution || "", maxZoom: 19 }).addTo(map);
     }
@@ -702,6 +754,9 @@
     $("classes").addEventListener("change", function () {
       state.method = $("classes").value; layers.mainUrl = null; refresh();
     });
+    $("station").addEventListener("change", function () {
+      state.stationM = Number($("station").value) || null; refresh();
+    });
     $("classes-fixes").addEventListener("change", function () {
       state.fixed = $("classes-fixes").checked; layers.mainUrl = null; refresh();
     });
@@ -710,6 +765,137 @@
     refreshAllContext();
   }
 
+
+  // -- print, PDF and PNG ------------------------------------------------------------------------
+  // The printed map carries its title (indicator, millésime, scale), the legend, a scale bar,
+  // the north, the date and the source mention; the PNG draws the same on a canvas.
+  var scaleBar = L.control.scale({ metric: true, imperial: false, position: "bottomleft", maxWidth: 150 }).addTo(map);
+  var North = L.Control.extend({
+    options: { position: "topright" },
+    onAdd: function () {
+      var div = L.DomUtil.create("div", "nord leaflet-bar");
+      div.setAttribute("role", "img");
+      div.innerHTML = "<span aria-hidden='true'>▲<br>N</span>";
+      return div;
+    }
+  });
+  var north = new North().addTo(map);
+  function labelNorth() {
+    var el = north.getContainer();
+    el.setAttribute("aria-label", t("nord")); el.title = t("nord");
+  }
+  labelNorth();
+
+  function today() {
+    return new Date().toLocaleDateString(state.lang === "fr" ? "fr-FR" : "en-GB");
+  }
+
+  function printTitle() {
+    var indicator = currentIndicator();
+    var scale = state.shownScale ? text(state.catalog.scales[state.shownScale]) : "";
+    return text(indicator.label) + " — " + t("millesime") + " " + state.millesime + " — " + scale;
+  }
+
+  function preparePrint() {
+    $("impression-titre").textContent = printTitle();
+    $("impression-detail").textContent = t("imprimeLe") + today() + " — " + window.CARTE_SOURCE;
+    map.invalidateSize();
+  }
+  window.addEventListener("beforeprint", preparePrint);
+
+  function mapSvgImages() {
+    // Each Leaflet SVG renderer (one per pane), with the hatching pattern inlined.
+    var box = map.getContainer().getBoundingClientRect();
+    var defs = document.querySelector("svg defs");
+    return Array.prototype.map.call(map.getContainer().querySelectorAll("svg.leaflet-zoom-animated"), function (svg) {
+      var r = svg.getBoundingClientRect();
+      var copy = svg.cloneNode(true);
+      copy.setAttribute("xmlns", "http://www.w3.org/2000/svg");
+      copy.setAttribute("width", r.width); copy.setAttribute("height", r.height);
+      copy.style.transform = "";
+      if (defs) { copy.insertBefore(defs.cloneNode(true), copy.firstChild); }
+      copy.querySelectorAll("path.secret").forEach(function (p) { p.setAttribute("fill", "url(#hachures-secret)"); });
+      var url = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(new XMLSerializer().serializeToString(copy));
+      return { url: url, x: r.left - box.left, y: r.top - box.top, w: r.width, h: r.height };
+    });
+  }
+
+  function loadImage(url) {
+    return new Promise(function (resolve, reject) {
+      var img = new Image();
+      img.onload = function () { resolve(img); };
+      img.onerror = reject;
+      img.src = url;
+    });
+  }
+
+  function exportPng() {
+    var size = map.getSize();
+    var legendRows = [];
+    var c = state.classes;
+    if (c && c.count) {
+      var bounds = [c.min].concat(c.breaks).concat([c.max]);
+      for (var i = 0; i < bounds.length - 1; i++) {
+        legendRows.push([COLOURS[i], fmt(bounds[i]) + " – " + fmt(bounds[i + 1])]);
+      }
+    }
+    legendRows.push(["#d9d9d9", t("secret")]);
+    var margin = 16, header = 48, footer = 40, legendWidth = 260;
+    var canvas = document.createElement("canvas");
+    var scale = window.devicePixelRatio || 1;
+    var width = size.x + legendWidth + 2 * margin, height = Math.max(size.y, legendRows.length * 22 + 40) + header + footer;
+    canvas.width = width * scale; canvas.height = height * scale;
+    var ctx = canvas.getContext("2d");
+    ctx.scale(scale, scale);
+    ctx.fillStyle = "#ffffff"; ctx.fillRect(0, 0, width, height);
+    ctx.fillStyle = "#1d2733"; ctx.font = "bold 16px sans-serif";
+    ctx.fillText(printTitle(), margin, 28);
+    ctx.fillStyle = "#eef2f4"; ctx.fillRect(margin, header, size.x, size.y);
+    return Promise.all(mapSvgImages().map(function (part) {
+      return loadImage(part.url).then(function (img) { return { img: img, part: part }; });
+    })).then(function (parts) {
+      ctx.save();
+      ctx.beginPath(); ctx.rect(margin, header, size.x, size.y); ctx.clip();
+      parts.forEach(function (p) { ctx.drawImage(p.img, margin + p.part.x, header + p.part.y, p.part.w, p.part.h); });
+      ctx.restore();
+      ctx.strokeStyle = "#5b6770"; ctx.strokeRect(margin, header, size.x, size.y);
+      // north
+      var nx = margin + size.x - 30, ny = header + 16;
+      ctx.fillStyle = "#1d2733"; ctx.beginPath(); ctx.moveTo(nx, ny); ctx.lineTo(nx - 8, ny + 18); ctx.lineTo(nx + 8, ny + 18); ctx.fill();
+      ctx.font = "bold 13px sans-serif"; ctx.fillText("N", nx - 5, ny + 34);
+      // scale bar from the map's own control
+      var bar = scaleBar.getContainer().querySelector(".leaflet-control-scale-line");
+      if (bar) {
+        var bw = bar.offsetWidth, bx = margin + 10, by = header + size.y - 14;
+        ctx.fillStyle = "#ffffff"; ctx.fillRect(bx - 4, by - 16, bw + 8, 22);
+        ctx.strokeStyle = "#1d2733"; ctx.beginPath(); ctx.moveTo(bx, by - 6); ctx.lineTo(bx, by); ctx.lineTo(bx + bw, by); ctx.lineTo(bx + bw, by - 6); ctx.stroke();
+        ctx.fillStyle = "#1d2733"; ctx.font = "11px sans-serif"; ctx.fillText(bar.textContent, bx + 4, by - 4);
+      }
+      // legend
+      var lx = margin * 2 + size.x, ly = header + 4;
+      ctx.font = "bold 13px sans-serif"; ctx.fillText(t("legende"), lx, ly + 12);
+      ctx.font = "12px sans-serif";
+      legendRows.forEach(function (row, k) {
+        var y = ly + 28 + k * 22;
+        ctx.fillStyle = row[0]; ctx.fillRect(lx, y - 11, 22, 14);
+        ctx.strokeStyle = "#888"; ctx.strokeRect(lx, y - 11, 22, 14);
+        ctx.fillStyle = "#1d2733"; ctx.fillText(row[1], lx + 30, y);
+      });
+      // date and source
+      ctx.font = "12px sans-serif"; ctx.fillStyle = "#1d2733";
+      ctx.fillText(t("imprimeLe") + today() + " — " + window.CARTE_SOURCE, margin, height - 16);
+      return new Promise(function (resolve) { canvas.toBlob(resolve, "image/png"); });
+    }).then(function (blob) {
+      var name = "carte-" + state.indicator + "-" + state.millesime + ".png";
+      download(blob, name);
+      $("partager-etat").textContent = t("pngFait") + name;
+    });
+  }
+
+  $("imprimer").addEventListener("click", function () { preparePrint(); setTimeout(function () { window.print(); }, 50); });
+  $("png").addEventListener("click", function () {
+    exportPng().catch(function (err) { $("partager-etat").textContent = String(err && err.message || err); });
+  });
 
   // -- the view in the URL -----------------------------------------------------------------------
   // theme, indicator, millésime, scale, classes, position and selection live in the URL's
@@ -728,6 +914,7 @@
       q.set("sel", state.selection[0].scale + ":" + state.selection.map(function (s) { return s.code; }).join(","));
     }
     if (state.lang !== "fr") { q.set("langue", state.lang); }
+    if (state.stationM) { q.set("station", String(state.stationM)); }
     return "#" + q.toString();
   }
 
@@ -750,6 +937,7 @@
     if (q.get("classes") === "jenks" || q.get("classes") === "quantiles") { state.method = q.get("classes"); $("classes").value = state.method; }
     state.fixed = q.get("fixe") === "oui"; $("classes-fixes").checked = state.fixed;
     if (q.get("langue") === "en") { state.lang = "en"; }
+    if (/^(300|500|800|1000)$/.test(q.get("station") || "")) { state.stationM = Number(q.get("station")); $("station").value = q.get("station"); }
     var sel = /^(commune|iris|qpv):([\w.,-]{1,4000})$/.exec(q.get("sel") || "");
     if (sel) {
       state.selection = sel[2].split(",").filter(Boolean).slice(0, 500).map(function (code) {
@@ -919,5 +1107,5 @@
     .then(start)
     .catch(function (err) { showNotice("Catalogue indisponible : " + err.message); });
 
-  window.carte = { map: map, state: state };
+  window.carte = { map: map, state: state, preparePrint: preparePrint };
 })();
