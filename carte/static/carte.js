@@ -12,6 +12,7 @@
   var REQUEST_ZOOM = { commune: 11, iris: 13, qpv: 13 };   // fixed simplification per scale
   var COLOURS = ["#fff5d6", "#fdd08a", "#f89a52", "#d9542c", "#8f1d12"];
   var NO_DATA = "#ffffff", NOT_APPLICABLE = "#f2f2f2";
+  var DIVERGING = ["#2166ac", "#92c5de", "#f7f7f7", "#f4a582", "#b2182b"];
   var SECRET = { S: true };   // the one public secrecy code: it never says why (docs/secret.md)
 
   var T = {
@@ -37,6 +38,11 @@
       classesMel: "Classes calculées sur les valeurs publiées de toute la MEL pour ce millésime.",
       classesFixes: "Classes calculées sur toute la MEL et tous les millésimes (fixes d'un millésime à l'autre).",
       fixes: "fixes entre millésimes", adresse: "Adresse", bailleur: "Bailleur", annee: "Année de construction",
+      depuis: "Évolution depuis", sansEvolution: "pas d'évolution", evolution: "évolution",
+      points: "points", evolutionAide: "Évolution calculée seulement là où le chiffre est publié aux deux millésimes ; classes sur toute la MEL.",
+      tableauTitre: "Territoires de la vue", colTerritoire: "Territoire", colValeur: "Valeur", colRang: "Rang",
+      colEcart: "Écart à la MEL", moyenneMel: "MEL : ", nTerritoires: " territoire(s) dans la vue",
+      exporterTableau: "Exporter le tableau (CSV)",
       partagerTitre: "Partager et imprimer", imprimer: "Imprimer ou PDF", png: "Image PNG",
       nord: "Nord en haut", imprimeLe: "Carte imprimée le ", echelleCarte: "Échelle : ",
       pngFait: "Image téléchargée : ",
@@ -76,6 +82,11 @@
       classesMel: "Classes computed over the published values of the whole MEL for this vintage.",
       classesFixes: "Classes computed over the whole MEL and every vintage (fixed from one vintage to the next).",
       fixes: "fixed across vintages", adresse: "Address", bailleur: "Landlord", annee: "Construction year",
+      depuis: "Change since", sansEvolution: "no change", evolution: "change",
+      points: "points", evolutionAide: "Change computed only where the figure is published in both vintages; classes over the whole MEL.",
+      tableauTitre: "Territories in view", colTerritoire: "Territory", colValeur: "Value", colRang: "Rank",
+      colEcart: "Gap to the MEL", moyenneMel: "MEL: ", nTerritoires: " territory(ies) in view",
+      exporterTableau: "Export the table (CSV)",
       partagerTitre: "Share and print", imprimer: "Print or PDF", png: "PNG image",
       nord: "North up", imprimeLe: "Map printed on ", echelleCarte: "Scale: ",
       pngFait: "Image downloaded: ",
@@ -229,18 +240,29 @@
     }
     var url = layerUrl(layer.name, params);
     var classesUrl = indicator.scales[view.scale] ? classesHref(layer.name, indicator.name) : null;
-    var key = url + "|" + classesUrl;
+    // Change since an earlier millésime: territory scales only, both figures published.
+    var sinceUrl = null;
+    if (state.since && state.since !== state.millesime && view.scale !== "residence" && indicator.scales[view.scale]) {
+      var p2 = Object.assign({}, params, { millesime: state.since });
+      sinceUrl = layerUrl(layer.name, p2);
+      classesUrl = null;
+    }
+    var key = url + "|" + classesUrl + "|" + sinceUrl;
     if (layers.mainUrl === key) { return; }
     if (pending) { pending.abort(); }
     pending = new AbortController();
     busy.textContent = t("chargement"); busy.hidden = false;
     var started = performance.now();
     Promise.all([fetchJson(url, pending.signal),
-                 classesUrl ? fetchJson(classesUrl, pending.signal) : Promise.resolve(null)])
+                 classesUrl ? fetchJson(classesUrl, pending.signal) : Promise.resolve(null),
+                 sinceUrl ? fetchJson(sinceUrl, pending.signal) : Promise.resolve(null)])
       .then(function (answers) {
         var data = answers[0];
         busy.hidden = true;
-        draw(data, view, layer, indicator, answers[1]);
+        var limits = answers[1];
+        if (answers[2]) { limits = applyChange(data, answers[2], layer, indicator); }
+        state.change = answers[2] ? { since: answers[2].millesime } : null;
+        draw(data, view, layer, indicator, limits);
         layers.mainUrl = key;
         if (!state.firstRender) {
           state.firstRender = true;
@@ -268,11 +290,15 @@
     var hasIndicator = !!indicator.scales[scale];
     var classes = limits && limits.count ? limits : null;
     state.classes = classes;
+    var palette = state.change ? DIVERGING : COLOURS;
+    var valueOf = function (p) { return state.change ? p.__evolution : p[indicator.name]; };
     function style(f) {
-      var p = f.properties, v = p[indicator.name], st = statusOf(p, indicator, scale);
+      var p = f.properties, v = valueOf(p), st = statusOf(p, indicator, scale);
       var fill = NO_DATA, cls = "";
       if (hasIndicator && v !== null && v !== undefined) {
-        fill = COLOURS[classOf(Number(v), classes)];
+        fill = palette[classOf(Number(v), classes)];
+      } else if (state.change && p[indicator.name] !== null && p[indicator.name] !== undefined) {
+        fill = NO_DATA;   // published now, not in the earlier millésime: no change drawn
       } else if (SECRET[st] || SECRET[p.statut_secret]) {
         fill = "#d9d9d9"; cls = "secret";
       } else if (st === "N") {
@@ -321,6 +347,8 @@
     legend(classes, indicator, hasIndicator, data);
     openPending(next, layer, scale);
     nameSelection(next, layer, scale);
+    state.lastDrawn = { layer: layer, indicator: indicator, scale: scale };
+    renderTable();
     var notices = [];
     if (view.notice) { notices.push(view.notice); }
     if (!hasIndicator) { notices.push(t("pasEchelle")); }
@@ -330,16 +358,20 @@
   }
 
   function legend(classes, indicator, hasIndicator, data) {
+    var unit = indicator.unit ? text(indicator.unit) : "";
+    if (state.change && unit === "%") { unit = t("points"); }
     var html = "<div class='discret'><b>" + escapeHtml(text(indicator.label)) + "</b>" +
-      (indicator.unit ? " (" + escapeHtml(text(indicator.unit)) + ")" : "") +
-      " — " + escapeHtml(String(data.millesime || "")) + "</div>";
+      (unit ? " (" + escapeHtml(unit) + ")" : "") +
+      " — " + (state.change ? escapeHtml(t("evolution") + " " + state.change.since + " → " + data.millesime)
+                            : escapeHtml(String(data.millesime || ""))) + "</div>";
     if (classes && hasIndicator) {
-      html += "<div class='discret' id='legende-portee'>" + (state.fixed ? t("classesFixes") : t("classesMel")) + "</div>";
+      html += "<div class='discret' id='legende-portee'>" + (state.change ? t("evolutionAide")
+        : state.fixed ? t("classesFixes") : t("classesMel")) + "</div>";
     }
     if (classes && hasIndicator) {
       var bounds = [classes.min].concat(classes.breaks).concat([classes.max]);
       for (var i = 0; i < bounds.length - 1; i++) {
-        html += "<div class='classe'><span class='pastille' style='background:" + COLOURS[i] +
+        html += "<div class='classe'><span class='pastille' style='background:" + (state.change ? DIVERGING : COLOURS)[i] +
           "'></span>" + (bounds[i] === bounds[i + 1] ? fmt(bounds[i])
           : fmt(bounds[i]) + " – " + (i === bounds.length - 2 ? "" : "< ") + fmt(bounds[i + 1])) + "</div>";
       }
@@ -744,12 +776,12 @@
     restoreView(catalog);
     state.restoring = false;
     if (state.lang !== "fr") { applyLanguage(); }
-    fillThemes(); fillIndicators(); fillMillesimes(); buildContextPanel(); renderSelection();
+    fillThemes(); fillIndicators(); fillMillesimes(); fillSince(); buildContextPanel(); renderSelection();
     $("theme").addEventListener("change", function () {
-      state.theme = $("theme").value; fillIndicators(); fillMillesimes(); refresh();
+      state.theme = $("theme").value; fillIndicators(); fillMillesimes(); fillSince(); refresh();
     });
     $("indicateur").addEventListener("change", function () { state.indicator = $("indicateur").value; refresh(); });
-    $("millesime").addEventListener("change", function () { state.millesime = Number($("millesime").value); refresh(); });
+    $("millesime").addEventListener("change", function () { state.millesime = Number($("millesime").value); fillSince(); refresh(); });
     $("echelle").addEventListener("change", function () { state.scaleMode = $("echelle").value; refresh(); });
     $("classes").addEventListener("change", function () {
       state.method = $("classes").value; layers.mainUrl = null; refresh();
@@ -760,11 +792,156 @@
     $("classes-fixes").addEventListener("change", function () {
       state.fixed = $("classes-fixes").checked; layers.mainUrl = null; refresh();
     });
-    map.on("moveend", function () { refresh(); refreshAllContext(); });
+    map.on("moveend", function () { refresh(); refreshAllContext(); renderTable(); });
+    $("depuis").addEventListener("change", function () { state.since = Number($("depuis").value) || null; refresh(); });
+    $("tableau-export").addEventListener("click", exportTable);
     refresh();
     refreshAllContext();
   }
 
+
+  // -- change between two millésimes ------------------------------------------------------------
+  // Computed per territory only where the figure is published in both millésimes (a hidden
+  // figure in either gives no change); limits: quantiles over every territory of the MEL.
+  function applyChange(data, before, layer, indicator) {
+    var old = {};
+    before.features.forEach(function (f) { old[f.properties[layer.key_field]] = f.properties[indicator.name]; });
+    var values = [];
+    data.features.forEach(function (f) {
+      var now = f.properties[indicator.name], then = old[f.properties[layer.key_field]];
+      var ok = now !== null && now !== undefined && then !== null && then !== undefined;
+      f.properties.__evolution = ok ? Math.round((Number(now) - Number(then)) * 100) / 100 : null;
+      if (ok) { values.push(f.properties.__evolution); }
+    });
+    return changeClasses(values);
+  }
+
+  function roundLimit(v) {
+    if (v === 0) { return 0; }
+    var step = Math.pow(10, Math.floor(Math.log10(Math.abs(v))) - 1);
+    return Math.round(v / step) * step;
+  }
+
+  function changeClasses(values) {
+    if (!values.length) { return { count: 0, breaks: [] }; }
+    var v = values.slice().sort(function (a, b) { return a - b; });
+    var k = DIVERGING.length, breaks = [];
+    for (var i = 1; i < k; i++) {
+      var b = roundLimit(v[Math.min(v.length - 1, Math.floor(i * v.length / k))]);
+      if (b > v[0] && b <= v[v.length - 1] && (!breaks.length || b > breaks[breaks.length - 1])) { breaks.push(b); }
+    }
+    return { min: v[0], max: v[v.length - 1], breaks: breaks, count: v.length };
+  }
+
+  function fillSince() {
+    var current = Number(state.millesime);
+    var years = Array.prototype.map.call($("millesime").options, function (o) { return Number(o.value); })
+      .filter(function (y) { return y < current; });
+    $("depuis").innerHTML = "<option value=''>" + t("sansEvolution") + "</option>" +
+      years.map(function (y) { return "<option value='" + y + "'>" + y + "</option>"; }).join("");
+    if (years.indexOf(Number(state.since)) < 0) { state.since = null; }
+    $("depuis").value = state.since ? String(state.since) : "";
+  }
+
+  // -- the table of the territories in view -----------------------------------------------------
+  // Value, rank among the territories of the layer drawn (the whole MEL for communes, IRIS and
+  // QPV), gap to the MEL's published figure; sortable; exported as CSV with the source.
+  var melCache = {};
+  function melValue(indicator) {
+    var theme = currentTheme();
+    if (!theme.mel || state.change) { return Promise.resolve(null); }
+    var url = "/collections/" + encodeURIComponent(theme.mel) + "/items?f=json&limit=1&datetime=" +
+      encodeURIComponent(state.millesime);
+    var hit = melCache[url] || fetchJson(url).then(function (body) {
+      var f = body.features && body.features[0];
+      return f ? f.properties : null;
+    }).catch(function () { return null; });
+    melCache[url] = hit;
+    return hit.then(function (props) {
+      if (!props) { return null; }
+      var v = props[indicator.name];
+      return v === null || v === undefined ? null : Number(v);
+    });
+  }
+
+  function tableRows() {
+    var info = state.lastDrawn;
+    if (!info || !layers.main) { return []; }
+    var indicator = info.indicator, scale = info.scale, key = info.layer.key_field;
+    var bounds = map.getBounds();
+    var all = [];
+    layers.main.eachLayer(function (lay) {
+      var p = lay.feature.properties;
+      var v = state.change ? p.__evolution : p[indicator.name];
+      var inView = lay.getLatLng ? bounds.contains(lay.getLatLng()) : bounds.intersects(lay.getBounds());
+      all.push({ code: String(p[key]), name: p.nom || String(p[key]), value: v === null || v === undefined ? null : Number(v),
+                 status: statusOf(p, indicator, scale) || p.statut_secret, inView: inView });
+    });
+    var ranked = all.filter(function (r) { return r.value !== null; }).sort(function (a, b) { return b.value - a.value; });
+    ranked.forEach(function (r, i) { r.rank = i + 1; });
+    state.rankOf = ranked.length;
+    return all.filter(function (r) { return r.inView; });
+  }
+
+  var SORT_KEYS = ["name", "value", "rank", "gap"];
+  function renderTable() {
+    var info = state.lastDrawn;
+    var box = $("tableau");
+    if (!info) { box.innerHTML = ""; return; }
+    var indicator = info.indicator;
+    melValue(indicator).then(function (mel) {
+      var rows = tableRows();
+      rows.forEach(function (r) { r.gap = r.value !== null && mel !== null ? Math.round((r.value - mel) * 100) / 100 : null; });
+      var sort = state.sort || { key: "rank", dir: "asc" };
+      rows.sort(function (a, b) {
+        var x = a[sort.key], y = b[sort.key];
+        if (x === null || x === undefined) { return 1; }
+        if (y === null || y === undefined) { return -1; }
+        var c = typeof x === "string" ? x.localeCompare(y, "fr") : x - y;
+        return sort.dir === "asc" ? c : -c;
+      });
+      state.tableRows = rows; state.tableMel = mel;
+      var labels = { name: t("colTerritoire"), value: t("colValeur"), rank: t("colRang") + " (/" + state.rankOf + ")", gap: t("colEcart") };
+      var head = "<thead><tr>" + SORT_KEYS.map(function (k) {
+        var aria = sort.key === k ? (sort.dir === "asc" ? "ascending" : "descending") : "none";
+        return "<th scope='col' aria-sort='" + aria + "'><button type='button' data-tri='" + k + "'>" + escapeHtml(labels[k]) +
+          (sort.key === k ? (sort.dir === "asc" ? " ▲" : " ▼") : "") + "</button></th>";
+      }).join("") + "</tr></thead>";
+      var body = rows.slice(0, 300).map(function (r) {
+        var value = r.value !== null ? fmt(r.value) : "<span class='cache'>" + (SECRET[r.status] ? t("secretCourt") : escapeHtml(T[state.lang].masque[r.status] || t("nonrenseigne"))) + "</span>";
+        return "<tr data-code='" + escapeHtml(r.code) + "'><th scope='row'>" + escapeHtml(r.name) + "</th><td class='v'>" + value +
+          "</td><td class='v'>" + (r.rank || "—") + "</td><td class='v'>" + (r.gap !== null ? (r.gap > 0 ? "+" : "") + fmt(r.gap) : "—") + "</td></tr>";
+      }).join("");
+      box.innerHTML = "<caption>" + escapeHtml(text(indicator.label)) + " — " + escapeHtml(String(state.millesime)) +
+        (mel !== null ? " — " + t("moyenneMel") + fmt(mel, indicator.unit) : "") + "</caption>" + head + "<tbody>" + body + "</tbody>";
+      box.querySelectorAll("button[data-tri]").forEach(function (b) {
+        b.addEventListener("click", function () {
+          var k = b.dataset.tri;
+          state.sort = { key: k, dir: state.sort && state.sort.key === k && state.sort.dir === "asc" ? "desc" : "asc" };
+          renderTable();
+          var again = $("tableau").querySelector("button[data-tri='" + k + "']");
+          if (again) { again.focus(); }
+        });
+      });
+      $("tableau-etat").textContent = rows.length + t("nTerritoires");
+    });
+  }
+
+  function exportTable() {
+    var rows = state.tableRows || [];
+    var info = state.lastDrawn;
+    if (!info) { return; }
+    var q = function (x) { return "\"" + String(x === null || x === undefined ? "" : x).replace(/"/g, "\"\"") + "\""; };
+    var num = function (x) { return x === null || x === undefined ? "" : String(x).replace(".", ","); };
+    var lines = [q(window.CARTE_SOURCE),
+                 q(text(info.indicator.label) + " — " + state.millesime + (state.change ? " (" + t("evolution") + " " + state.change.since + ")" : "")),
+                 ["code", "territoire", "valeur", "statut", "rang", "ecart_mel"].map(q).join(";")];
+    rows.forEach(function (r) {
+      lines.push([q(r.code), q(r.name), num(r.value), q(r.value === null ? (r.status || "") : "P"), num(r.rank), num(r.gap)].join(";"));
+    });
+    download(new Blob(["\ufeff" + lines.join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" }),
+             "tableau-" + state.indicator + "-" + state.millesime + ".csv");
+  }
 
   // -- print, PDF and PNG ------------------------------------------------------------------------
   // The printed map carries its title (indicator, millésime, scale), the legend, a scale bar,
@@ -915,6 +1092,7 @@
     }
     if (state.lang !== "fr") { q.set("langue", state.lang); }
     if (state.stationM) { q.set("station", String(state.stationM)); }
+    if (state.since) { q.set("depuis", String(state.since)); }
     return "#" + q.toString();
   }
 
@@ -937,6 +1115,7 @@
     if (q.get("classes") === "jenks" || q.get("classes") === "quantiles") { state.method = q.get("classes"); $("classes").value = state.method; }
     state.fixed = q.get("fixe") === "oui"; $("classes-fixes").checked = state.fixed;
     if (q.get("langue") === "en") { state.lang = "en"; }
+    if (/^\d{4}$/.test(q.get("depuis") || "")) { state.since = Number(q.get("depuis")); }
     if (/^(300|500|800|1000)$/.test(q.get("station") || "")) { state.stationM = Number(q.get("station")); $("station").value = q.get("station"); }
     var sel = /^(commune|iris|qpv):([\w.,-]{1,4000})$/.exec(q.get("sel") || "");
     if (sel) {
