@@ -9,6 +9,7 @@ Routes (all behind the gate, except the static assets under ``/static/carte/``):
   (``zoom``, ``millesime``, ``bbox``, ``champs``, ``famille``; see ``carte.layers``);
 - ``GET /carte/api/classes?couche=&champ=&millesime=&methode=&fixe=``: class limits of
   an indicator over the published values of the whole MEL (``carte.classes``);
+- ``GET /carte/api/noms/<commune|iris>``: place names of the own background (``carte.noms``);
 - ``GET /carte/api/recherche?q=&millesime=``: communes, IRIS, QPV and published
   résidences matching a name, code or address (``carte.recherche``).
 """
@@ -23,6 +24,8 @@ from carte.catalog import catalog
 from carte.classes import ClassRequestError, class_limits
 from carte.classes import parse_request as parse_class_request
 from carte.layers import LayerRequestError, layer_geojson, millesimes, parse_request
+from carte.fond import background
+from carte.noms import NamesRequestError, place_names
 from carte.recherche import SearchRequestError, search
 from data_dictionary.model import dictionary
 from portail.settings import SOURCE_MENTION, get_settings
@@ -37,7 +40,7 @@ def catalogue_body() -> dict:
     settings = get_settings()
     body = dict(catalog())
     body["millesimes"] = millesimes(dictionary())
-    body["background"] = {"url": settings.tiles_url, "attribution": settings.tiles_attribution}
+    body["background"] = background(settings.tiles_url, settings.tiles_attribution)
     body["source"] = SOURCE_MENTION
     body["api"] = settings.public_url
     return body
@@ -77,6 +80,14 @@ def classes():
     except ClassRequestError as exc:
         return jsonify({"code": "InvalidParameterValue", "description": str(exc)}), 400
     return jsonify(class_limits(req))
+
+
+@BLUEPRINT.get("/carte/api/noms/<echelle>")
+def noms(echelle: str):
+    try:
+        return jsonify({"echelle": echelle, "noms": place_names(dictionary(), echelle)})
+    except NamesRequestError as exc:
+        return jsonify({"code": "InvalidParameterValue", "description": str(exc)}), 400
 
 
 @BLUEPRINT.get("/carte/api/recherche")

@@ -768,9 +768,7 @@
     state.indicator = catalog.themes[0].indicators[0].name;
     state.contextOn = { communes: true, qpv: true };
     state.modesOff = state.modesOff || {};
-    if (catalog.background && catalog.background.url) {
-      L.tileLayer(catalog.background.url, { attribution: catalog.background.attribution || "", maxZoom: 19 }).addTo(map);
-    }
+    startBackground(catalog.background || {});
     $("url-api").value = catalog.api || window.location.origin;
     state.restoring = true;
     restoreView(catalog);
@@ -799,6 +797,92 @@
     refreshAllContext();
   }
 
+
+  // -- background and place names ----------------------------------------------------------------
+  // By default the background is the portal's own data (closed network: no tile server):
+  // commune and QPV outlines (context layers), metro and tram stations, and place names at
+  // every scale (communes; IRIS from zoom 14; stations from zoom 15), placed without overlap.
+  // PORTAIL_FOND_URL = plan-ign | osm | an XYZ template draws tiles instead, with attribution.
+  var fond = { names: {}, labels: null, stations: null, stationsUrl: null, own: true };
+  map.createPane("fond").style.zIndex = 610;
+  var labelPane = map.createPane("etiquettes");
+  labelPane.style.zIndex = 640; labelPane.style.pointerEvents = "none";
+  labelPane.setAttribute("aria-hidden", "true");
+  var ZOOM_IRIS_NAMES = 14, ZOOM_BASE_STATIONS = 13, ZOOM_STATION_LABELS = 15;
+
+  function startBackground(bg) {
+    fond.own = bg.kind !== "tuiles" || !bg.url;
+    document.body.dataset.fond = fond.own ? "portail" : (bg.name || "tuiles");
+    if (!fond.own) {
+      L.tileLayer(bg.url, { attribution: escapeHtml(bg.attribution || ""), maxZoom: bg.max_zoom || 19 }).addTo(map);
+    }
+    fond.labels = L.layerGroup().addTo(map);
+    map.on("moveend", refreshBackground);
+    refreshBackground();
+  }
+
+  function loadNames(scale) {
+    if (!fond.names[scale]) {
+      fond.names[scale] = fetchJson("/carte/api/noms/" + scale).then(function (b) { return b.noms; })
+        .catch(function () { return []; });
+    }
+    return fond.names[scale];
+  }
+
+  function baseStations() {
+    var z = map.getZoom();
+    if (!fond.own || z < ZOOM_BASE_STATIONS || !state.catalog.context.arrets_transport) {
+      if (fond.stations) { map.removeLayer(fond.stations); fond.stations = null; fond.stationsUrl = null; }
+      return Promise.resolve([]);
+    }
+    var url = layerUrl("arrets_transport", { zoom: z, bbox: viewBbox(0.1) });
+    if (fond.stations && fond.stationsUrl === url) { return Promise.resolve(fond.stations.names); }
+    return fetchJson(url).then(function (data) {
+      var names = [], group = L.layerGroup();
+      data.features.forEach(function (f) {
+        var mode = f.properties.mode;
+        if (mode !== "metro" && mode !== "tram") { return; }
+        var ll = L.latLng(f.geometry.coordinates[1], f.geometry.coordinates[0]);
+        L.circleMarker(ll, { pane: "fond", radius: 4, weight: 2, color: mode === "metro" ? "#b71c1c" : "#e65100",
+                             fillColor: "#ffffff", fillOpacity: 1, interactive: false, className: "fond-station" }).addTo(group);
+        names.push({ nom: f.properties.stop_name, lat: ll.lat, lon: ll.lng });
+      });
+      if (fond.stations) { map.removeLayer(fond.stations); }
+      group.names = names;
+      fond.stations = group.addTo(map); fond.stationsUrl = url;
+      return names;
+    }).catch(function () { return []; });
+  }
+
+  function refreshBackground() {
+    if (!state.catalog) { return; }
+    var z = map.getZoom();
+    var wanted = [loadNames("commune"), z >= ZOOM_IRIS_NAMES ? loadNames("iris") : Promise.resolve([]), baseStations()];
+    Promise.all(wanted).then(function (lists) {
+      if (map.getZoom() !== z) { return; }
+      fond.labels.clearLayers();
+      var placed = [], seen = {};
+      var bounds = map.getBounds();
+      var kinds = ["commune", "iris", "station"];
+      lists.forEach(function (list, k) {
+        if (k === 2 && z < ZOOM_STATION_LABELS) { return; }
+        list.forEach(function (n) {
+          if (k === 0 && z <= 10 && (n.poids || 0) < 15000) { return; }
+          if (seen[kinds[k] + n.nom]) { return; }
+          var ll = L.latLng(n.lat, n.lon);
+          if (!bounds.contains(ll)) { return; }
+          var pt = map.latLngToContainerPoint(ll);
+          var w = n.nom.length * (k === 0 ? 7 : 6) + 8, h = k === 0 ? 16 : 14;
+          var box = [pt.x - w / 2, pt.y - h / 2, pt.x + w / 2, pt.y + h / 2];
+          if (placed.some(function (b) { return !(box[2] < b[0] || box[0] > b[2] || box[3] < b[1] || box[1] > b[3]); })) { return; }
+          placed.push(box); seen[kinds[k] + n.nom] = true;
+          L.marker(ll, { pane: "etiquettes", interactive: false, keyboard: false,
+                         icon: L.divIcon({ className: "etiquette etiquette-" + kinds[k], html: escapeHtml(n.nom), iconSize: [w, h] }) })
+            .addTo(fond.labels);
+        });
+      });
+    });
+  }
 
   // -- change between two millésimes ------------------------------------------------------------
   // Computed per territory only where the figure is published in both millésimes (a hidden
