@@ -108,3 +108,21 @@ def test_png_of_the_map(browser_page, live_server, tmp_path):
     colours = image.getcolors(maxcolors=1 << 20)
     assert colours and len(colours) > 20, "the territories are drawn"
     assert page.outside_requests == [] and page.console_errors == []
+
+
+def test_counts_as_proportional_symbols_rates_as_colours(browser_page, live_server, http):
+    page = browser_page
+    open_map(page, f"{live_server}/carte")
+    data = http.get(f"{live_server}/carte/api/couches/parc_communes",
+                    params={"zoom": 11, "champs": "nb_logements"}).json()
+    published = [f for f in data["features"] if f["properties"]["nb_logements"] is not None]
+    page.wait_for_function("document.querySelectorAll('path.symbole').length > 0")
+    assert page.locator("path.symbole").count() == len(published)   # no circle for a hidden one
+    assert "cercles proportionnels" in page.locator("#legende").inner_text()
+    radii = page.eval_on_selector_all(
+        "path.symbole", "els => els.map(e => e.getBoundingClientRect().width)")
+    assert max(radii) > 3 * min(radii)
+    page.select_option("#indicateur", "taux_vacance")
+    page.wait_for_function("document.querySelectorAll('path.symbole').length === 0")
+    assert "cercles" not in page.locator("#legende").inner_text()
+    assert page.outside_requests == [] and page.console_errors == []

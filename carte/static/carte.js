@@ -13,6 +13,17 @@
   var COLOURS = ["#fff5d6", "#fdd08a", "#f89a52", "#d9542c", "#8f1d12"];
   var NO_DATA = "#ffffff", NOT_APPLICABLE = "#f2f2f2";
   var DIVERGING = ["#2166ac", "#92c5de", "#f7f7f7", "#f4a582", "#b2182b"];
+  var SYMBOL = { fill: "#c0392b", stroke: "#7f1d12", ground: "#f3efe6" };
+  var SYMBOL_MAX_RADIUS = { commune: 24, iris: 14, qpv: 18, residence: 14 };
+
+  // A count (« nb_… »: dwellings, households, allocations) rather than a rate or a mean.
+  function isCount(indicator) { return /^nb_/.test(indicator.name); }
+
+  function symbolRadius(value) {
+    var s = state.symbols;
+    if (!s) { return 6; }
+    return Math.max(2, SYMBOL_MAX_RADIUS[s.scale] * Math.sqrt(Math.max(0, value) / s.max));
+  }
   var SECRET = { S: true };   // the one public secrecy code: it never says why (docs/secret.md)
 
   var T = {
@@ -38,6 +49,7 @@
       classesMel: "Classes calculées sur les valeurs publiées de toute la MEL pour ce millésime.",
       classesFixes: "Classes calculées sur toute la MEL et tous les millésimes (fixes d'un millésime à l'autre).",
       fixes: "fixes entre millésimes", adresse: "Adresse", bailleur: "Bailleur", annee: "Année de construction",
+      symbolesAide: "Effectifs : cercles proportionnels (surface selon la valeur, maximum de la MEL).",
       depuis: "Évolution depuis", sansEvolution: "pas d'évolution", evolution: "évolution",
       points: "points", evolutionAide: "Évolution calculée seulement là où le chiffre est publié aux deux millésimes ; classes sur toute la MEL.",
       tableauTitre: "Territoires de la vue", colTerritoire: "Territoire", colValeur: "Valeur", colRang: "Rang",
@@ -82,6 +94,7 @@
       classesMel: "Classes computed over the published values of the whole MEL for this vintage.",
       classesFixes: "Classes computed over the whole MEL and every vintage (fixed from one vintage to the next).",
       fixes: "fixed across vintages", adresse: "Address", bailleur: "Landlord", annee: "Construction year",
+      symbolesAide: "Counts: proportional circles (area by value, MEL maximum).",
       depuis: "Change since", sansEvolution: "no change", evolution: "change",
       points: "points", evolutionAide: "Change computed only where the figure is published in both vintages; classes over the whole MEL.",
       tableauTitre: "Territories in view", colTerritoire: "Territory", colValeur: "Value", colRang: "Rank",
@@ -164,6 +177,7 @@
   busy.hidden = true;
   map.createPane("contextes").style.zIndex = 450;
   map.createPane("points").style.zIndex = 620;
+  map.createPane("symboles").style.zIndex = 430;
 
   function scaleForView() {
     var zoom = map.getZoom();
@@ -292,10 +306,16 @@
     state.classes = classes;
     var palette = state.change ? DIVERGING : COLOURS;
     var valueOf = function (p) { return state.change ? p.__evolution : p[indicator.name]; };
+    // Counts are drawn as proportional symbols (area ∝ value, scaled on the MEL's maximum),
+    // rates and means as colours.
+    var symbols = !!(hasIndicator && !state.change && classes && isCount(indicator));
+    state.symbols = symbols ? { max: Math.max(classes.max, 1), scale: scale } : null;
     function style(f) {
       var p = f.properties, v = valueOf(p), st = statusOf(p, indicator, scale);
       var fill = NO_DATA, cls = "";
-      if (hasIndicator && v !== null && v !== undefined) {
+      if (symbols && v !== null && v !== undefined) {
+        fill = scale === "residence" ? SYMBOL.fill : SYMBOL.ground;
+      } else if (hasIndicator && v !== null && v !== undefined) {
         fill = palette[classOf(Number(v), classes)];
       } else if (state.change && p[indicator.name] !== null && p[indicator.name] !== undefined) {
         fill = NO_DATA;   // published now, not in the earlier millésime: no change drawn
@@ -314,8 +334,10 @@
     var next = L.geoJSON(data, {
       style: style,
       pointToLayer: function (f, latlng) {
-        var s = style(f);
-        return L.circleMarker(latlng, { radius: 6, pane: "points", fillColor: s.fillColor, fillOpacity: 0.95,
+        var s = style(f), v = valueOf(f.properties);
+        var radius = symbols && v !== null && v !== undefined ? symbolRadius(Number(v)) : 6;
+        return L.circleMarker(latlng, { radius: radius, pane: "points", fillColor: s.fillColor,
+                                        fillOpacity: symbols ? 0.75 : 0.95,
                                         color: "#333", weight: 1, className: "residence " + s.className });
       },
       onEachFeature: function (f, lay) {
@@ -339,6 +361,20 @@
     });
     if (layers.main) { map.removeLayer(layers.main); }
     layers.main = next.addTo(map);
+    if (layers.symbols) { map.removeLayer(layers.symbols); layers.symbols = null; }
+    if (symbols && scale !== "residence") {
+      var circles = [];
+      next.eachLayer(function (lay) {
+        var v = valueOf(lay.feature.properties);
+        if (v === null || v === undefined || !lay.getBounds) { return; }
+        circles.push([symbolRadius(Number(v)), lay.getBounds().getCenter()]);
+      });
+      circles.sort(function (a, b) { return b[0] - a[0]; });   // small ones on top
+      layers.symbols = L.layerGroup(circles.map(function (c) {
+        return L.circleMarker(c[1], { pane: "symboles", radius: c[0], fillColor: SYMBOL.fill, fillOpacity: 0.6,
+                                      color: SYMBOL.stroke, weight: 1, interactive: false, className: "symbole" });
+      })).addTo(map);
+    }
     state.shownScale = scale;
     state.shownLayer = layer;
     document.body.dataset.echelle = scale;
@@ -368,7 +404,15 @@
       html += "<div class='discret' id='legende-portee'>" + (state.change ? t("evolutionAide")
         : state.fixed ? t("classesFixes") : t("classesMel")) + "</div>";
     }
-    if (classes && hasIndicator) {
+    if (classes && hasIndicator && state.symbols) {
+      html += "<div class='discret'>" + t("symbolesAide") + "</div>";
+      [1, 0.25, 0.0625].forEach(function (share) {
+        var v = roundLimit(state.symbols.max * share), r = symbolRadius(v);
+        html += "<div class='classe symbole-legende'><svg width='" + (2 * r + 2) + "' height='" + (2 * r + 2) +
+          "' aria-hidden='true'><circle cx='" + (r + 1) + "' cy='" + (r + 1) + "' r='" + r + "' fill='" + SYMBOL.fill +
+          "' fill-opacity='0.6' stroke='" + SYMBOL.stroke + "'/></svg>" + fmt(v) + "</div>";
+      });
+    } else if (classes && hasIndicator) {
       var bounds = [classes.min].concat(classes.breaks).concat([classes.max]);
       for (var i = 0; i < bounds.length - 1; i++) {
         html += "<div class='classe'><span class='pastille' style='background:" + (state.change ? DIVERGING : COLOURS)[i] +
@@ -1094,7 +1138,9 @@
     var size = map.getSize();
     var legendRows = [];
     var c = state.classes;
-    if (c && c.count) {
+    if (state.symbols) {
+      legendRows.push([SYMBOL.fill, "○ " + t("symbolesAide")]);
+    } else if (c && c.count) {
       var bounds = [c.min].concat(c.breaks).concat([c.max]);
       for (var i = 0; i < bounds.length - 1; i++) {
         legendRows.push([COLOURS[i], fmt(bounds[i]) + " – " + fmt(bounds[i + 1])]);
