@@ -41,6 +41,8 @@ def catalogue_body() -> dict:
     body = dict(catalog())
     body["millesimes"] = millesimes(dictionary())
     body["background"] = background(settings.tiles_url, settings.tiles_attribution)
+    # The BAN geocoder, called by the browser only when configured (PORTAIL_GEOCODEUR_URL).
+    body["geocoder"] = settings.geocoder_url
     body["source"] = SOURCE_MENTION
     body["api"] = settings.public_url
     return body

@@ -148,3 +148,44 @@ def test_search_box_finds_a_residence_by_address_and_not_a_hidden_one(browser_pa
     assert page.locator(f"#recherche-liste [data-code='{hidden_id}']").count() == 0
     assert hidden_address not in page.locator("#recherche-liste").inner_text()
     assert page.outside_requests == [] and page.console_errors == []
+
+
+def test_ban_geocoder_only_when_configured(browser_page, live_server, http):
+    """Without PORTAIL_GEOCODEUR_URL nothing leaves the portal (the other tests); with it,
+    addresses of the BAN API join the list. The page is served as with the setting (its
+    inline catalogue rewritten by the browser's routing), the API answer played by it."""
+    import json
+    import re
+    assert http.get(f"{live_server}/carte/api/catalogue").json()["geocoder"] == ""
+    page = browser_page
+    asked = []
+
+    def carte(route):
+        response = route.fetch()
+        body = response.text()
+        match = re.search(r'(<script id="catalogue" type="application/json">)(.*?)(</script>)',
+                          body, re.S)
+        catalogue = json.loads(match.group(2))
+        catalogue["geocoder"] = "https://geocodeur.exemple"
+        route.fulfill(response=response,
+                      body=body[:match.start(2)] + json.dumps(catalogue) + body[match.end(2):])
+
+    def ban(route):
+        asked.append(route.request.url)
+        route.fulfill(json={"type": "FeatureCollection", "features": [{
+            "type": "Feature", "geometry": {"type": "Point", "coordinates": [3.1746, 50.6903]},
+            "properties": {"id": "59512_0001_00010", "label": "10 Rue de la Gare 59100 Roubaix"}}]})
+
+    page.route(re.compile(r".*/carte$"), carte)
+    page.route("https://geocodeur.exemple/**", ban)
+    page.goto(f"{live_server}/carte")
+    page.wait_for_function("window.carteRendu !== undefined", timeout=15000)
+    _type_and_wait(page, "10 rue de la gare")
+    option = page.locator("#recherche-liste [role=option][data-type=adresse]")
+    assert option.count() == 1 and "Roubaix" in option.inner_text()
+    assert "q=10%20rue%20de%20la%20gare" in asked[-1]
+    option.click()
+    page.wait_for_function("Math.abs(window.carte.map.getCenter().lat - 50.6903) < 0.001")
+    assert page.evaluate("window.carte.map.getZoom()") == 17
+    assert all(u.startswith("https://geocodeur.exemple/") for u in page.outside_requests)
+    assert page.console_errors == []

@@ -70,7 +70,8 @@
       rechercher: "Rechercher", rechercherAide: "Commune, IRIS, QPV, adresse, bailleur…",
       resultats: "Résultats de la recherche", aucunResultat: "Aucun résultat",
       nResultats: " résultat(s) ; flèches haut et bas pour choisir, Entrée pour aller",
-      types: { commune: "Commune", iris: "IRIS", qpv: "QPV", residence: "Résidence" }
+      types: { commune: "Commune", iris: "IRIS", qpv: "QPV", residence: "Résidence", adresse: "Adresse" },
+      ban: "Base Adresse Nationale"
     },
     en: {
       titre: "Social housing portal — MEL", theme: "Theme", indicateur: "Indicator",
@@ -115,7 +116,8 @@
       rechercher: "Search", rechercherAide: "Commune, IRIS, QPV, address, landlord…",
       resultats: "Search results", aucunResultat: "No result",
       nResultats: " result(s); up and down arrows to choose, Enter to go",
-      types: { commune: "Commune", iris: "IRIS", qpv: "QPV", residence: "Residence" }
+      types: { commune: "Commune", iris: "IRIS", qpv: "QPV", residence: "Residence", adresse: "Address" },
+      ban: "National address base (BAN)"
     }
   };
 
@@ -1313,11 +1315,13 @@
     if (finder.ctrl) { finder.ctrl.abort(); }
     if (q.length < 2) { finder.results = []; finder.active = -1; renderResults(); $("recherche-etat").textContent = ""; return; }
     finder.ctrl = new AbortController();
-    fetch("/carte/api/recherche?q=" + encodeURIComponent(q) + "&millesime=" + encodeURIComponent(state.millesime || ""),
-          { credentials: "same-origin", signal: finder.ctrl.signal })
-      .then(function (r) { return r.ok ? r.json() : { results: [] }; })
-      .then(function (body) {
-        finder.results = body.results || [];
+    var ours = fetch("/carte/api/recherche?q=" + encodeURIComponent(q) + "&millesime=" + encodeURIComponent(state.millesime || ""),
+                     { credentials: "same-origin", signal: finder.ctrl.signal })
+      .then(function (r) { return r.ok ? r.json() : { results: [] }; });
+    Promise.all([ours, geocode(q, finder.ctrl.signal)])
+      .then(function (answers) {
+        var body = answers[0];
+        finder.results = (body.results || []).concat(answers[1]);
         finder.active = finder.results.length ? 0 : -1;
         renderResults();
         $("recherche-etat").textContent = finder.results.length
@@ -1326,9 +1330,31 @@
       }).catch(function (err) { if (err.name !== "AbortError") { finder.results = []; renderResults(); } });
   }
 
+  // Addresses from the Base Adresse Nationale API when PORTAIL_GEOCODEUR_URL is set (never by
+  // default: no outside request); a street address, not a résidence: the map goes there.
+  function geocode(q, signal) {
+    var url = state.catalog && state.catalog.geocoder;
+    if (!url || q.length < 4) { return Promise.resolve([]); }
+    var c = map.getCenter();
+    return fetch(url + "/search/?q=" + encodeURIComponent(q) + "&limit=5&lat=" + c.lat.toFixed(4) +
+                 "&lon=" + c.lng.toFixed(4), { signal: signal, credentials: "omit" })
+      .then(function (r) { return r.ok ? r.json() : { features: [] }; })
+      .then(function (body) {
+        return (body.features || []).filter(function (f) { return f.geometry && f.properties; }).map(function (f) {
+          return { type: "adresse", code: String(f.properties.id || f.properties.label), label: f.properties.label,
+                   detail: t("ban"), point: f.geometry.coordinates };
+        });
+      }).catch(function (err) { if (err.name === "AbortError") { throw err; } return []; });
+  }
+
   function chooseResult(r) {
     searchList(false);
     $("recherche").value = r.label;
+    if (r.type === "adresse") {
+      state.pendingOpen = null;
+      map.setView([r.point[1], r.point[0]], 17);
+      return;
+    }
     state.pendingOpen = { scale: r.type, code: r.code };
     if (r.type === "residence") {
       state.scaleMode = "auto"; $("echelle").value = "auto";
