@@ -91,6 +91,34 @@ def test_phone_layout_map_dialogs_and_targets(phone_page, live_server):
     assert page.outside_requests == [] and page.console_errors == []
 
 
+@pytest.mark.parametrize("size", [(1024, 600), (1366, 768)])
+def test_small_laptop_keeps_map_and_panel(chromium, live_server, account, size):
+    from urllib.parse import urlsplit
+    login, password = account
+    context = chromium.new_context(http_credentials={"username": login, "password": password},
+                                   locale="fr-FR", viewport={"width": size[0], "height": size[1]})
+    page = context.new_page()
+    outside, errors = [], []
+    page.on("request", lambda r: urlsplit(r.url).netloc != urlsplit(live_server).netloc
+            and not r.url.startswith(("data:", "blob:")) and outside.append(r.url))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        open_map(page, live_server)
+        carte = page.locator("#carte").bounding_box()
+        panel = page.locator("#panneau").bounding_box()
+        assert carte["width"] >= 0.6 * size[0] and carte["height"] >= 0.6 * size[1]
+        assert panel["x"] + panel["width"] <= size[0] + 1
+        assert page.locator("#legende .classe").first.is_visible()
+        page.click("#aide-bouton")
+        within_screen(page, "#aide")
+        page.keyboard.press("Escape")
+        page.click("#panneau-bouton")     # the panel folds: the map takes the width
+        assert page.locator("#carte").bounding_box()["width"] > carte["width"]
+        assert outside == [] and errors == []
+    finally:
+        context.close()
+
+
 def test_h1_labels_and_names_in_both_languages(browser_page, live_server):
     page = browser_page
     open_map(page, live_server)
