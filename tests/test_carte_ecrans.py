@@ -170,6 +170,12 @@ def test_keyboard_opens_a_territory_and_double_click_does_not(browser_page, live
 def test_no_serious_axe_violation(browser_page, phone_page, live_server, phone):
     page = phone_page if phone else browser_page
     open_map(page, live_server)
+    if phone:
+        page.click("#panneau-bouton")          # the drawer open
+    page.fill("#recherche", "Roubaix")         # a popup open, the table filled
+    page.wait_for_function("document.body.dataset.recherche === 'Roubaix'")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".leaflet-popup .popup .chiffres tr", timeout=15000)
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("""() => axe.run(document, {resultTypes: ['violations']})
         .then(r => r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
