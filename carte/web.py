@@ -106,6 +106,21 @@ def recherche():
     return jsonify(body)
 
 
+@BLUEPRINT.after_request
+def compress(response):
+    """The JSON answers of the map's own endpoints (names, search, classes) gzipped like
+    the layers when the browser accepts it and it is worth it."""
+    if (response.mimetype == "application/json" and not response.direct_passthrough
+            and "Content-Encoding" not in response.headers
+            and "gzip" in request.headers.get("Accept-Encoding", "")):
+        body = response.get_data()
+        if len(body) > 4096:
+            response.set_data(gzip.compress(body, compresslevel=5))
+            response.headers["Content-Encoding"] = "gzip"
+            response.headers["Vary"] = "Accept-Encoding"
+    return response
+
+
 def register(app) -> None:
     """The map page and its data endpoints, on the portal's app (``portail.app``)."""
     app.register_blueprint(BLUEPRINT)

@@ -84,3 +84,12 @@ def test_osm_tiles_when_set(browser_page, live_server):
     assert "Source : Portail cartographique" in page.locator(".leaflet-control-attribution").inner_text()
     assert tiles and all(u.startswith("https://tile.openstreetmap.org/") for u in page.outside_requests)
     assert page.console_errors == []
+
+
+def test_names_are_gzipped_when_asked(http, live_server):
+    resp = http.get(f"{live_server}/carte/api/noms/iris", headers={"Accept-Encoding": "gzip"},
+                    stream=True)
+    raw = resp.raw.read(decode_content=False)
+    assert resp.headers["Content-Encoding"] == "gzip" and raw[:2] == b"\x1f\x8b"
+    plain = http.get(f"{live_server}/carte/api/noms/iris", headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers and len(raw) < len(plain.content) / 2
