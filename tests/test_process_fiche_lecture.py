@@ -99,3 +99,14 @@ def test_commune_sheet_has_a_locator_and_tagged_paged_pdf(session, live_server, 
     assert re.search(rf"Page 1 / {len(pages)}", text)
     assert "Source : Portail cartographique des logements locatifs" in text
     assert "Logements T1" in text
+
+
+def test_residence_sheet_in_chromium(browser_page, live_server, residence):
+    page = browser_page
+    page.goto(f"{live_server}/fiche/residence/{residence['residence_id']}?f=html")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("figure.situation svg").is_visible()
+    assert page.locator("dl.identite").inner_text().count("\n") >= 2
+    assert "métro" in page.locator("body").inner_text() or "bus" in page.locator("body").inner_text()
+    assert "Source : Portail cartographique" in page.locator("body").inner_text()
+    assert page.outside_requests == [] and page.console_errors == []
