@@ -21,7 +21,10 @@ CONTEXT_LAYERS = {
     "etablissements_scolaires": {"kind": "point", "label_field": "nom",
                                  "title": {"fr": "Écoles, collèges, lycées",
                                            "en": "Schools"}},
-    "arrets_transport": {"kind": "point", "label_field": "stop_name",
+    "arrets_transport": {"kind": "point", "label_field": "stop_name", "mode_field": "mode",
+                         "modes": {"metro": {"fr": "métro", "en": "metro"},
+                                   "tram": {"fr": "tramway", "en": "tram"},
+                                   "bus": {"fr": "bus", "en": "bus"}},
                          "title": {"fr": "Arrêts métro / tram / bus",
                                    "en": "Metro / tram / bus stops"}},
     "equipements": {"kind": "point", "label_field": "typequ", "family_field": "domaine",
@@ -79,8 +82,9 @@ def build_catalog(dic: Dictionary) -> dict:
                     "name": f.name, "label": _text(f.label), "unit": _text(f.unit),
                     "definition": _text(f.definition), "type": f.type, "scales": {}})
                 entry["scales"][scale] = status_field(layer, f)
+        mel = next((lay.name for lay in theme.layers.values() if lay.scale == "mel"), None)
         themes.append({
-            "name": theme.name, "title": _text(theme.title),
+            "name": theme.name, "title": _text(theme.title), "mel": mel,
             "layers": {scale: {"name": lay.name, "title": _text(lay.title),
                                "id_field": lay.id_field,
                                "key_field": "code" if "code" in lay.fields else "residence_id",

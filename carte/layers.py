@@ -24,13 +24,15 @@ from dataclasses import dataclass
 from psycopg import sql
 
 from carte.catalog import CONTEXT_LAYERS, allowed_layers
-from data_dictionary.model import Dictionary, Layer
+from data_dictionary.model import Dictionary, Layer, dictionary
 from diffusion import millesimes as published_millesimes
 from diffusion.catalogue import LONLAT_SRID, SCHEMA, describe_view
 from diffusion.clauses import Envelope, bbox_clause
 from diffusion.store import connection, data_version
 
 MAX_FEATURES = 3000
+# The published distances of each résidence to the nearest metro or tram station.
+PROXIMITY_LAYER, PROXIMITY_FIELD = "proximite_residences", "dist_metro_tram_m"
 MIN_ZOOM, MAX_ZOOM = 8, 19
 # metres per pixel at zoom 0 at the latitude of Lille (50.6°N): 156543.03 * cos(50.6°)
 METRES_PER_PIXEL_Z0 = 156543.03 * math.cos(math.radians(50.6))
@@ -50,6 +52,7 @@ class LayerRequest:
     bbox: tuple[float, float, float, float] | None
     fields: tuple[str, ...]
     family: str | None
+    station_m: int | None = None     # résidences within this distance of a metro/tram station
 
     @property
     def is_point(self) -> bool:
@@ -98,7 +101,17 @@ def parse_request(dic: Dictionary, name: str, args) -> LayerRequest:
     spec = CONTEXT_LAYERS.get(name, {})
     if family is not None and "family_field" not in spec:
         raise LayerRequestError("famille : seulement pour la couche equipements")
-    request = LayerRequest(layer, millesime, zoom, bbox, fields, family)
+    station_m = None
+    if args.get("station_m"):
+        try:
+            station_m = int(args["station_m"])
+        except ValueError:
+            raise LayerRequestError("station_m : une distance en mètres attendue") from None
+        if not 1 <= station_m <= 20000:
+            raise LayerRequestError("station_m : de 1 à 20 000 mètres")
+        if layer.scale != "residence" or PROXIMITY_LAYER not in dic.layers:
+            raise LayerRequestError("station_m : seulement pour une couche de résidences")
+    request = LayerRequest(layer, millesime, zoom, bbox, fields, family, station_m)
     if (request.is_point or layer.scale == "residence") and bbox is None:
         raise LayerRequestError("bbox obligatoire pour une couche de points")
     return request
@@ -113,7 +126,7 @@ def _properties(req: LayerRequest, columns) -> list[str]:
             wanted.append(name)
     wanted += [n for n in layer.fields if n.startswith("statut_")]
     spec = CONTEXT_LAYERS.get(layer.name, {})
-    for key in ("label_field", "family_field"):
+    for key in ("label_field", "family_field", "mode_field"):
         if spec.get(key):
             wanted.append(spec[key])
     wanted += list(req.fields)
@@ -126,7 +139,7 @@ def _properties(req: LayerRequest, columns) -> list[str]:
     return out
 
 
-def _query(req: LayerRequest, millesime: int | None, layout):
+def _query(req: LayerRequest, millesime: int | None, layout, proximity_view: str | None = None):
     columns, geom_column = layout.columns, layout.storage_geometry
     props = _properties(req, columns)
     geom = sql.Identifier(geom_column)
@@ -150,6 +163,15 @@ def _query(req: LayerRequest, millesime: int | None, layout):
         params.append(req.family)
     if not req.is_point and req.layer.scale != "residence":
         where.append(sql.SQL("{} IS NOT NULL").format(sql.Identifier(geom_column)))
+    if req.station_m is not None and proximity_view is not None:
+        # A location-derived figure, published for every résidence (small ones included).
+        where.append(sql.SQL(
+            "EXISTS (SELECT 1 FROM {prox} p WHERE p.residence_id = {view}.residence_id "
+            "AND p.millesime = {view}.millesime AND p.{dist} <= %s)").format(
+                prox=sql.Identifier(SCHEMA, proximity_view),
+                view=sql.Identifier(SCHEMA, req.layer.view),
+                dist=sql.Identifier(PROXIMITY_FIELD)))
+        params.append(req.station_m)
     pairs = sql.SQL(", ").join(sql.SQL("{}, {}").format(sql.Literal(p), sql.Identifier(p))
                                for p in props)
     stmt = sql.SQL(
@@ -190,9 +212,15 @@ _cache = _Cache(_CACHE_SIZE)
 def layer_geojson(req: LayerRequest) -> bytes:
     """The FeatureCollection for this request, as UTF-8 bytes."""
     layout = describe_view(req.layer.view)
+    proximity_view = None
+    if req.station_m is not None:
+        proximity = dictionary().layers[PROXIMITY_LAYER]
+        describe_view(proximity.view).check(PROXIMITY_FIELD, "station_m")
+        proximity_view = proximity.view
     with connection() as conn:
         version = data_version(conn)
-        key = (version, req.layer.name, req.millesime, req.zoom, req.fields, req.family) \
+        key = (version, req.layer.name, req.millesime, req.zoom, req.fields, req.family,
+               req.station_m) \
             if req.bbox is None else None
         if key is not None and (hit := _cache.get(key)) is not None:
             return hit
@@ -200,7 +228,7 @@ def layer_geojson(req: LayerRequest) -> bytes:
         if millesime is None and "millesime" in layout.columns:
             millesime = published_millesimes.default(
                 published_millesimes.loaded(conn, req.layer.view, "millesime", version))
-        stmt, params = _query(req, millesime, layout)
+        stmt, params = _query(req, millesime, layout, proximity_view)
         rows = [r[0] for r in conn.execute(stmt, params)]
     truncated = len(rows) > MAX_FEATURES
     rows = rows[:MAX_FEATURES]

@@ -39,6 +39,12 @@ FILES = {
         "dist/css/bootstrap.min.css": "bootstrap/bootstrap.min.css",
         "LICENSE": "bootstrap/LICENSE",
     },
+    # Accessibility checks of the map page in the tests (tests/test_carte_ecrans.py): a
+    # development dependency, not loaded by any page.
+    "axe-core": {
+        "axe.min.js": "axe-core/axe.min.js",
+        "LICENSE": "axe-core/LICENSE",
+    },
 }
 
 

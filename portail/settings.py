@@ -56,6 +56,9 @@ class Settings:
     # background, which works on a closed network.
     tiles_url: str = ""
     tiles_attribution: str = ""
+    # Address geocoder of the map's search box (Base Adresse Nationale API, or an internal
+    # copy of it): empty = none, the search answers from the published views only.
+    geocoder_url: str = ""
     # Export jobs (processes/jobs): caps, retention, lease of a running job.
     jobs_max_per_user: int = 2     # jobs of one user running at once; the rest wait
     jobs_max_running: int = 4      # jobs running at once over all workers
@@ -227,6 +230,7 @@ def load_settings() -> Settings:
         realm=os.environ.get("AUTH_REALM") or "Portail logement social MEL",
         tiles_url=os.environ.get("PORTAIL_FOND_URL") or "",
         tiles_attribution=os.environ.get("PORTAIL_FOND_ATTRIBUTION") or "",
+        geocoder_url=(os.environ.get("PORTAIL_GEOCODEUR_URL") or "").rstrip("/"),
         jobs_max_per_user=_int_env("JOBS_MAX_PER_USER", 2),
         jobs_max_running=_int_env("JOBS_MAX_RUNNING", 4),
         jobs_max_queued_per_user=_int_env("JOBS_MAX_QUEUED_PER_USER", 20),

@@ -22,6 +22,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from pygeoapi.process.base import ProcessorExecuteError
 
+from data_dictionary.codes import equipment_label, mode_label
 from data_dictionary.model import BPE_DOMAINS, SECRET_STATUSES, Dictionary, Field, Layer
 from diffusion import millesimes
 from diffusion.catalogue import SCHEMA
@@ -31,7 +32,9 @@ SCALES = {"commune": "commune", "iris": "IRIS", "qpv": "QPV", "residence": "rés
 THEMES = ("parc", "occupation", "attributions")
 # Key indicators of each theme: (field, the status field that governs it).
 KEY_INDICATORS: dict[str, tuple[tuple[str, str], ...]] = {
-    "parc": (("nb_logements", "statut_secret"), ("part_plai", "statut_secret"),
+    "parc": (("nb_logements", "statut_secret"), ("nb_t1", "statut_secret"),
+             ("nb_t2", "statut_secret"), ("nb_t3", "statut_secret"), ("nb_t4", "statut_secret"),
+             ("nb_t5_plus", "statut_secret"), ("part_plai", "statut_secret"),
              ("surface_moyenne", "statut_secret"), ("taux_vacance", "statut_secret"),
              ("taux_rotation", "statut_secret"), ("part_dpe_f_g", "statut_secret"),
              ("loyer_m2", "statut_secret"), ("quittance_moyenne", "statut_quittance")),
@@ -97,6 +100,8 @@ class Fiche:
     stops: list[dict] = field(default_factory=list)
     equipments: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    identity: list[tuple[str, object]] = field(default_factory=list)   # résidence: address…
+    locator: dict | None = None                # the small locator map (SVG in Lambert-93)
 
     @property
     def title(self) -> str:
@@ -246,12 +251,23 @@ def _residence_context(conn, dic: Dictionary, fiche: Fiche, year: int | None) ->
                     "AND (%s::int IS NULL OR millesime <= %s) ORDER BY millesime DESC LIMIT 1"
                     ).format(sql.Identifier(SCHEMA, "parc_residence"))
     cur = conn.cursor(row_factory=dict_row)
-    fiche.stops = cur.execute(sql.SQL(
+    # Nearest stops, each name and mode once (a station has one platform per direction).
+    rows = cur.execute(sql.SQL(
         "WITH r AS ({where}) SELECT a.stop_name, a.mode, round(ST_Distance(a.geom, r.geom))::int AS m "
         "FROM {stops} a, r WHERE a.millesime = (SELECT max(millesime) FROM {stops}) "
         "ORDER BY a.geom <-> r.geom LIMIT %s").format(
         where=where, stops=sql.Identifier(SCHEMA, "arrets_transport")),
-        [code, year, year, NEAREST_STOPS]).fetchall()
+        [code, year, year, NEAREST_STOPS * 6]).fetchall()
+    seen = set()
+    for stop in rows:
+        key = ((stop["stop_name"] or "").strip().lower(), stop["mode"])
+        if key in seen:
+            continue
+        seen.add(key)
+        stop["mode_label"] = mode_label(stop["mode"])
+        fiche.stops.append(stop)
+        if len(fiche.stops) == NEAREST_STOPS:
+            break
     fiche.equipments = cur.execute(sql.SQL(
         "WITH r AS ({where}) SELECT e.typequ, e.domaine, round(ST_Distance(e.geom, r.geom))::int AS m "
         "FROM {eq} e, r WHERE e.millesime = (SELECT max(millesime) FROM {eq}) "
@@ -261,6 +277,65 @@ def _residence_context(conn, dic: Dictionary, fiche: Fiche, year: int | None) ->
     for e in fiche.equipments:
         domain = BPE_DOMAINS.get(e["domaine"])
         e["domaine_label"] = domain["fr"].lower() if domain else e["domaine"]
+        e["type_label"] = equipment_label(e["typequ"])
+
+
+def _residence_identity(conn, fiche: Fiche, year: int | None) -> None:
+    """Address, landlord and construction year: what the published view gives (nothing
+    for a résidence under secrecy)."""
+    row = _one(conn, sql.SQL(
+        "SELECT adresse, bailleur, annee_construction FROM {} WHERE residence_id = %s "
+        "AND (%s::int IS NULL OR millesime = %s) ORDER BY millesime DESC LIMIT 1").format(
+        sql.Identifier(SCHEMA, "parc_residence")), [fiche.place.code, year, year])
+    if row is None:
+        return
+    for label, key in (("Adresse", "adresse"), ("Bailleur", "bailleur"),
+                       ("Année de construction", "annee_construction")):
+        if row[key] is not None:
+            fiche.identity.append((label, row[key]))
+
+
+# Geometry of each scale's territory in the published views (Lambert-93).
+_GEOMETRY = {"commune": ("commune", "code_insee"), "iris": ("iris", "code_iris"),
+             "qpv": ("qpv", "code_qpv"), "residence": ("parc_residence", "residence_id")}
+
+
+def _locator(conn, fiche: Fiche, commune_code: str | None) -> None:
+    """A small locator map: the communes of the MEL, the territory highlighted, framed on
+    its commune (on the whole MEL for a commune). SVG paths from PostGIS (``ST_AsSVG``,
+    y pointing down), simplified to about 1/400 of the frame."""
+    place = fiche.place
+    view, key = _GEOMETRY[place.scale]
+    cur = conn.cursor(row_factory=dict_row)
+    frame_code = None if place.scale == "commune" else commune_code
+    frame = cur.execute(sql.SQL(
+        "SELECT ST_XMin(b) AS x0, ST_YMin(b) AS y0, ST_XMax(b) AS x1, ST_YMax(b) AS y1 FROM "
+        "(SELECT ST_Extent(geom)::box2d AS b FROM {} WHERE %s::text IS NULL OR code_insee = %s) e"
+    ).format(sql.Identifier(SCHEMA, "commune")), [frame_code, frame_code]).fetchone()
+    if not frame or frame["x0"] is None:
+        return
+    width, height = frame["x1"] - frame["x0"], frame["y1"] - frame["y0"]
+    margin = 0.06 * max(width, height)
+    tolerance = max(width, height) / 400
+    communes = [r["d"] for r in cur.execute(sql.SQL(
+        "SELECT ST_AsSVG(ST_SimplifyPreserveTopology(geom, %s), 0, 0) AS d FROM {} "
+        "WHERE geom && ST_MakeEnvelope(%s, %s, %s, %s, 2154)").format(
+        sql.Identifier(SCHEMA, "commune")),
+        [tolerance, frame["x0"] - margin, frame["y0"] - margin, frame["x1"] + margin,
+         frame["y1"] + margin]).fetchall()]
+    target = cur.execute(sql.SQL(
+        "SELECT ST_AsSVG(ST_SimplifyPreserveTopology(geom, %s), 0, 0) AS d, "
+        "ST_X(ST_PointOnSurface(geom)) AS x, -ST_Y(ST_PointOnSurface(geom)) AS y, "
+        "GeometryType(geom) AS kind FROM {} WHERE {} = %s AND geom IS NOT NULL "
+        "ORDER BY 1 LIMIT 1").format(sql.Identifier(SCHEMA, view), sql.Identifier(key)),
+        [tolerance, place.code]).fetchone()
+    fiche.locator = {
+        "viewbox": (frame["x0"] - margin, -frame["y1"] - margin, width + 2 * margin,
+                    height + 2 * margin),
+        "communes": communes,
+        "target": target,
+        "stroke": max(width, height) / 500,
+    }
 
 
 def read_fiche(conn, dic: Dictionary, scale: str, code: str, millesime, today: date) -> Fiche:
@@ -286,5 +361,7 @@ def read_fiche(conn, dic: Dictionary, scale: str, code: str, millesime, today: d
                          f"{', '.join(map(str, years)) or 'aucun'})", HTTPStatus.NOT_FOUND)
     if scale == "residence":
         parc = fiche.blocks[0]
+        _residence_identity(conn, fiche, parc.millesime)
         _residence_context(conn, dic, fiche, parc.millesime)
+    _locator(conn, fiche, commune_code)
     return fiche

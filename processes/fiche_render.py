@@ -43,10 +43,21 @@ def french_number(value) -> str:
     return text.replace(",", NBSP).replace(".", ",")
 
 
+INVARIABLE = {"mois", "fois", "pas", "ans", "m", "%"}
+
+
+def singular(unit: str) -> str:
+    """« logements » -> « logement » (French: 0 and 1 take the singular)."""
+    return " ".join(w[:-1] if w.endswith("s") and w not in INVARIABLE and len(w) > 3 else w
+                    for w in unit.split(" "))
+
+
 def with_unit(value, unit: str | None) -> str:
     number = french_number(value)
     if not unit or not isinstance(value, (int, float, Decimal)) or isinstance(value, bool):
         return number
+    if abs(value) < 2 and unit not in INVARIABLE:
+        unit = singular(unit)
     return f"{number}{NBSP}{unit}"
 
 
@@ -79,7 +90,20 @@ def _unit(field) -> str | None:
 
 # -- HTML ------------------------------------------------------------------------------
 CSS = """
-@page { size: A4; margin: 14mm 12mm; }
+@page { size: A4; margin: 14mm 12mm 16mm;
+        @bottom-right { content: "Page " counter(page) " / " counter(pages); font-size: 9px;
+                        color: #4a4a4a; font-family: "DejaVu Sans", Arial, sans-serif; }
+        @bottom-left { content: "Source : Portail cartographique des logements locatifs sociaux de la MEL";
+                       font-size: 8px; color: #4a4a4a; font-family: "DejaVu Sans", Arial, sans-serif; } }
+tr, dl.identite div, figure.situation { break-inside: avoid; page-break-inside: avoid; }
+thead { display: table-header-group; }
+h2 { break-after: avoid; page-break-after: avoid; }
+figure.situation { float: right; margin: 0 0 .5rem 1rem; width: 11rem; }
+figure.situation svg { width: 11rem; height: 11rem; border: 1px solid #c9d3df; background: #f7f9fb; }
+figure.situation figcaption { font-size: .75rem; color: #4a4a4a; }
+dl.identite { display: grid; grid-template-columns: max-content auto; gap: .1rem .8rem; margin: .4rem 0; }
+dl.identite dt { color: #4a4a4a; }
+dl.identite dd { margin: 0; font-weight: bold; }
 body { font-family: "DejaVu Sans", Arial, Helvetica, sans-serif; color: #1d1d1d;
        margin: 1.5rem auto; max-width: 60rem; padding: 0 1rem; font-size: 14px; }
 h1 { font-size: 1.5rem; margin: 0 0 .2rem; color: #00386b; }
@@ -118,6 +142,12 @@ def to_html(fiche: Fiche, links: dict[str, str] | None = None) -> str:
            f'<p class="sub">Fiche descriptive — {_e(SCALES[fiche.place.scale])} '
            f"<code>{_e(fiche.place.code)}</code></p>",
            f'<p class="stamp">{_e(stamp(fiche))}</p>']
+    if fiche.locator:
+        out.insert(-3, _locator_svg(fiche))
+    if fiche.identity:
+        out.append('<dl class="identite">' + "".join(
+            f"<div><dt>{_e(label)}</dt><dd>{_e(value)}</dd></div>" for label, value in fiche.identity)
+            + "</dl>")
     if links:
         out.append("<nav>" + "".join(f'<a href="{_e(href)}">{_e(label)}</a>'
                                      for label, href in links.items()) + "</nav>")
@@ -158,6 +188,31 @@ def to_html(fiche: Fiche, links: dict[str, str] | None = None) -> str:
     return "\n".join(out)
 
 
+def _locator_svg(fiche: Fiche) -> str:
+    """The small locator map: an inline SVG (no request), described for screen readers."""
+    loc = fiche.locator
+    x, y, w, h = loc["viewbox"]
+    stroke = loc["stroke"]
+    out = [f'<figure class="situation"><svg viewBox="{x:.0f} {y:.0f} {w:.0f} {h:.0f}" '
+           f'role="img" aria-labelledby="situation-titre" xmlns="http://www.w3.org/2000/svg">'
+           f'<title id="situation-titre">Carte de situation : {_e(fiche.place.name)}</title>']
+    for d in loc["communes"]:
+        out.append(f'<path d="{_e(d)}" fill="#ffffff" stroke="#8a99a8" '
+                   f'stroke-width="{stroke:.1f}"/>')
+    target = loc["target"]
+    if target:
+        if target["kind"] == "POINT":
+            out.append(f'<circle cx="{target["x"]:.0f}" cy="{target["y"]:.0f}" r="{w / 40:.0f}" '
+                       f'fill="#c62828" stroke="#ffffff" stroke-width="{stroke * 2:.1f}"/>')
+        else:
+            out.append(f'<path d="{_e(target["d"])}" fill="#c62828" fill-opacity="0.55" '
+                       f'stroke="#8e0000" stroke-width="{stroke * 2:.1f}"/>')
+    out.append("</svg><figcaption>Situation dans "
+               + ("la métropole" if fiche.place.scale == "commune" else "sa commune")
+               + "</figcaption></figure>")
+    return "".join(out)
+
+
 def _residence_html(fiche: Fiche) -> str:
     out = ['<section data-theme="contexte"><h2>Environnement de la résidence</h2>']
     if fiche.proximity:
@@ -172,17 +227,17 @@ def _residence_html(fiche: Fiche) -> str:
         out.append("<table><thead><tr><th>Arrêt</th><th>Mode</th><th>Distance</th></tr>"
                    "</thead><tbody>")
         for s in fiche.stops:
-            out.append(f"<tr><td>{_e(s['stop_name'])}</td><td>{_e(s['mode'])}</td>"
+            out.append(f"<tr><td>{_e(s['stop_name'])}</td><td>{_e(s['mode_label'])}</td>"
                        f'<td class="v">{_e(with_unit(s["m"], "m"))}</td></tr>')
         out.append("</tbody></table>")
     else:
         out.append('<p class="note">Aucun arrêt publié.</p>')
     out.append(f"<h2>Équipements à moins de {french_number(500)} m</h2>")
     if fiche.equipments:
-        out.append("<table><thead><tr><th>Type (BPE)</th><th>Domaine</th><th>Distance</th>"
+        out.append("<table><thead><tr><th>Équipement (BPE)</th><th>Domaine</th><th>Distance</th>"
                    "</tr></thead><tbody>")
         for e in fiche.equipments:
-            out.append(f"<tr><td>{_e(e['typequ'])}</td><td>{_e(e['domaine_label'])}</td>"
+            out.append(f"<tr><td>{_e(e['type_label'])}</td><td>{_e(e['domaine_label'])}</td>"
                        f'<td class="v">{_e(with_unit(e["m"], "m"))}</td></tr>')
         out.append("</tbody></table>")
     else:
@@ -215,6 +270,10 @@ def to_xlsx(fiche: Fiche) -> bytes:
     ws.write_string(1, 0, f"Fiche — {fiche.title} — {stamp(fiche)}", italic)
     ws.write_string(3, 0, fiche.place.name, title)
     row = 4
+    for label, value in fiche.identity:
+        ws.write_string(row, 0, label)
+        ws.write_string(row, 1, str(value), bold)
+        row += 1
     for note in fiche.notes:
         ws.write_string(row, 0, note, italic)
         row += 1
@@ -268,16 +327,16 @@ def to_xlsx(fiche: Fiche) -> bytes:
         for s in fiche.stops:
             row += 1
             ws.write_string(row, 0, s["stop_name"] or "")
-            ws.write_string(row, 1, s["mode"] or "")
+            ws.write_string(row, 1, s["mode_label"] or "")
             number(row, 2, s["m"])
         row += 2
         ws.write_string(row, 0, "Équipements à moins de 500 m", bold)
         row += 1
-        for j, text in enumerate(["Type (BPE)", "Domaine", "Distance (m)"]):
+        for j, text in enumerate(["Équipement (BPE)", "Domaine", "Distance (m)"]):
             ws.write_string(row, j, text, header)
         for e in fiche.equipments:
             row += 1
-            ws.write_string(row, 0, e["typequ"] or "")
+            ws.write_string(row, 0, e["type_label"] or "")
             ws.write_string(row, 1, e["domaine_label"] or "")
             number(row, 2, e["m"])
         row += 1
@@ -305,4 +364,6 @@ def to_pdf(fiche: Fiche) -> bytes:
     def no_fetch(url, *args, **kwargs):   # the page has no external asset: fetch nothing
         raise ValueError(f"ressource externe refusée : {url[:80]}")
 
-    return HTML(string=to_html(fiche), url_fetcher=no_fetch).write_pdf()
+    # Tagged PDF (PDF/UA-1 as far as WeasyPrint goes): structure tree, language, title.
+    return HTML(string=to_html(fiche), url_fetcher=no_fetch).write_pdf(
+        pdf_variant="pdf/ua-1", pdf_identifier=False)

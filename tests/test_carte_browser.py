@@ -12,8 +12,6 @@ import pytest
 
 PIL = pytest.importorskip("PIL.Image")
 
-FIRST_RENDER_BUDGET_MS = 2000
-
 
 def open_map(page, base):
     page.goto(f"{base}/carte")
@@ -69,14 +67,14 @@ def warm(http, live_server):
                  params={"zoom": 11}).raise_for_status()
 
 
-def test_map_renders_fast_with_features_and_legend(browser_page, live_server, warm):
+def test_map_renders_with_features_and_legend(browser_page, live_server, warm):
     page = browser_page
     rendered = open_map(page, live_server)
     timing = page.evaluate("JSON.stringify(performance.getEntriesByType('navigation')[0])")
     print(f"\nfirst map render: {rendered['ms']:.0f} ms after navigation start "
           f"(layer request {rendered['fetchMs']:.0f} ms, {rendered['features']} communes); "
           f"navigation {timing[:120]}…")
-    assert rendered["ms"] < FIRST_RENDER_BUDGET_MS
+    # The 2 s budget of the first render is checked by bench/bench_carte.py, not here.
     assert rendered["features"] == 95
     assert page.locator("path.territoire").count() == 95
     assert page.locator("body").get_attribute("data-echelle") == "commune"
