@@ -45,6 +45,14 @@ def _record(page, live_server):
     return page
 
 
+def basic_auth_header(account) -> dict:
+    """The Basic header for a browser context (``extra_http_headers``): a page opened
+    without credentials is sent to the login form (auth/gate.py), so the Basic challenge
+    that Playwright's ``http_credentials`` waits for never comes."""
+    login, password = account
+    return {"Authorization": "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode()}
+
+
 @pytest.fixture
 def anonymous_page(chromium, live_server):
     """A page without credentials (the home page, the login form, the web session), that
@@ -59,12 +67,7 @@ def anonymous_page(chromium, live_server):
 def browser_page(chromium, live_server, account):
     """A logged-in page (HTTP basic credentials) that records outside requests and console
     errors in ``page.outside_requests`` and ``page.console_errors``."""
-    login, password = account
-    # Sent with every request (a header of the context): a browser's page opened without
-    # credentials is sent to the login form (auth/gate.py), so the Basic challenge that
-    # ``http_credentials`` waits for never comes; the form's tests use ``anonymous_page``.
-    basic = base64.b64encode(f"{login}:{password}".encode()).decode()
-    context = chromium.new_context(extra_http_headers={"Authorization": f"Basic {basic}"},
+    context = chromium.new_context(extra_http_headers=basic_auth_header(account),
                                    locale="fr-FR", viewport={"width": 1280, "height": 800})
     page = _record(context.new_page(), live_server)
     yield page

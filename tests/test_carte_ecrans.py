@@ -5,6 +5,8 @@ reachable with the keyboard, a double click zooms without opening a popup, and a
 finds no serious violation. Nothing requested from another host, no console error."""
 from __future__ import annotations
 
+from browser import basic_auth_header
+
 import pytest
 
 from carte.vendor import VENDOR_DIR
@@ -16,8 +18,7 @@ PHONE = {"width": 390, "height": 844}
 @pytest.fixture
 def phone_page(chromium, live_server, account):
     from urllib.parse import urlsplit
-    login, password = account
-    context = chromium.new_context(http_credentials={"username": login, "password": password},
+    context = chromium.new_context(extra_http_headers=basic_auth_header(account),
                                    locale="fr-FR", viewport=PHONE, has_touch=True,
                                    is_mobile=True, device_scale_factor=2)
     page = context.new_page()
@@ -94,8 +95,7 @@ def test_phone_layout_map_dialogs_and_targets(phone_page, live_server):
 @pytest.mark.parametrize("size", [(1024, 600), (1366, 768)])
 def test_small_laptop_keeps_map_and_panel(chromium, live_server, account, size):
     from urllib.parse import urlsplit
-    login, password = account
-    context = chromium.new_context(http_credentials={"username": login, "password": password},
+    context = chromium.new_context(extra_http_headers=basic_auth_header(account),
                                    locale="fr-FR", viewport={"width": size[0], "height": size[1]})
     page = context.new_page()
     outside, errors = [], []

@@ -3,6 +3,8 @@ scale, classes, position and selection; a link opened in a fresh page shows the 
 Nothing requested from another host, no console error."""
 from __future__ import annotations
 
+from browser import basic_auth_header
+
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -56,8 +58,7 @@ def test_a_shared_link_reopens_the_same_view(browser_page, live_server, chromium
     assert fragment["indicateur"] == ["taux_vacance"] and fragment["millesime"] == [years[1]]
     assert fragment["sel"] == ["commune:59512,59599"] and fragment["z"] == ["12"]
 
-    login, password = account
-    context = chromium.new_context(http_credentials={"username": login, "password": password},
+    context = chromium.new_context(extra_http_headers=basic_auth_header(account),
                                    locale="fr-FR", viewport={"width": 1280, "height": 800})
     other = context.new_page()
     errors, outside = [], []
