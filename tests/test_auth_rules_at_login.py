@@ -141,7 +141,7 @@ def _eventually_refused(url, login, password, seconds=2.0):
     Polls until the first refusal (the change has reached a worker), then
     checks that every following request, whichever worker takes it, is refused.
     A wrong password from the user's usual address counts against his login there
-    (migration 0203): the sixth in a row may meet that lock (429), a refusal too.
+    (migration 0730): the sixth in a row may meet that lock (429), a refusal too.
     Returns the first refusal of the run.
     """
     deadline = time.monotonic() + seconds
@@ -173,7 +173,7 @@ def test_password_reset_drops_the_old_password_at_once(people, live_server):
     refused = _eventually_refused(live_server, "forgetful.agent", old)
     assert_generic_401(refused)
     # Six wrong passwords in a row from his usual address hold his login there for a
-    # while (0203): the lock, not the new password, is what a 429 would show here.
+    # while (0730): the lock, not the new password, is what a 429 would show here.
     people.conn.execute("DELETE FROM register.login_throttle WHERE key LIKE 'forgetful.agent%%'")
     assert get(live_server, "forgetful.agent", new).status_code == 200
 

@@ -1,4 +1,4 @@
--- « Mot de passe oublié » (0204) is a public form: without a bound, anyone could fill the
+-- « Mot de passe oublié » (0731) is a public form: without a bound, anyone could fill the
 -- administrator's list (and mailbox, when SMTP is configured) with invented identifiers.
 -- At most 5 pending requests from one address in a day; beyond, nothing is recorded (the
 -- answer is the same). The function now says whether it recorded the request, so that
