@@ -1,6 +1,7 @@
 """Accessibility of the portal's own pages, checked by axe-core in headless Chromium: no
-serious or critical violation. axe-core is vendored (tests/vendor/axe-core), injected by
-the test: nothing is loaded from a CDN."""
+serious or critical violation. axe-core is the map's vendored copy (carte/static/vendor,
+pinned in web/package.json with its SHA-256), injected by the test: nothing is loaded
+from a CDN."""
 from __future__ import annotations
 
 from datetime import date
@@ -10,8 +11,9 @@ import psycopg
 import pytest
 
 from auth import register
+from carte.vendor import VENDOR_DIR
 
-AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+AXE = VENDOR_DIR / "axe-core" / "axe.min.js"
 ORG = "MEL (tests accessibilité)"
 
 PUBLIC = ["/", "/?lang=en", "/aide/", "/aide/?lang=en", "/connexion", "/mot-de-passe-oublie"]
