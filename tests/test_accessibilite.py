@@ -5,7 +5,6 @@ from a CDN."""
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import psycopg
 import pytest
