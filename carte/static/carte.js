@@ -53,7 +53,7 @@
       depuis: "Évolution depuis", sansEvolution: "pas d'évolution", evolution: "évolution",
       points: "points", evolutionAide: "Évolution calculée seulement là où le chiffre est publié aux deux millésimes ; classes sur toute la MEL.",
       tableauTitre: "Territoires de la vue", colTerritoire: "Territoire", colValeur: "Valeur", colRang: "Rang",
-      colEcart: "Écart à la MEL", moyenneMel: "MEL : ", nTerritoires: " territoire(s) dans la vue",
+      colEcart: "Écart à la MEL", moyenneMel: "MEL : ", moyenneMelCompte: "moyenne MEL par territoire : ", nTerritoires: " territoire(s) dans la vue",
       exporterTableau: "Exporter le tableau (CSV)",
       partagerTitre: "Partager et imprimer", imprimer: "Imprimer ou PDF", png: "Image PNG",
       nord: "Nord en haut", imprimeLe: "Carte imprimée le ", echelleCarte: "Échelle : ",
@@ -99,7 +99,7 @@
       depuis: "Change since", sansEvolution: "no change", evolution: "change",
       points: "points", evolutionAide: "Change computed only where the figure is published in both vintages; classes over the whole MEL.",
       tableauTitre: "Territories in view", colTerritoire: "Territory", colValeur: "Value", colRang: "Rank",
-      colEcart: "Gap to the MEL", moyenneMel: "MEL: ", nTerritoires: " territory(ies) in view",
+      colEcart: "Gap to the MEL", moyenneMel: "MEL: ", moyenneMelCompte: "MEL average per territory: ", nTerritoires: " territory(ies) in view",
       exporterTableau: "Export the table (CSV)",
       partagerTitre: "Share and print", imprimer: "Print or PDF", png: "PNG image",
       nord: "North up", imprimeLe: "Map printed on ", echelleCarte: "Scale: ",
@@ -158,8 +158,8 @@
     var close = map.getContainer().querySelector(".leaflet-popup-close-button");
     if (close) { close.title = t("fermer"); close.setAttribute("aria-label", t("fermer")); }
   }
-  map.on("popupopen", function () { state.popupOpen = true; labelControls(); });
-  map.on("popupclose", function () { state.popupOpen = false; });
+  map.on("popupopen", function () { state.popupOpen = true; document.body.classList.add("popup-ouvert"); labelControls(); });
+  map.on("popupclose", function () { state.popupOpen = false; document.body.classList.remove("popup-ouvert"); });
   // Escape closes the popup wherever the focus is, and gives the focus back to the territory.
   document.addEventListener("keydown", function (e) {
     if (e.key !== "Escape" || !state.popupOpen) { return; }
@@ -386,6 +386,7 @@
     openPending(next, layer, scale);
     nameSelection(next, layer, scale);
     state.lastDrawn = { layer: layer, indicator: indicator, scale: scale };
+    state.drawnCount = data.features.length;
     renderTable();
     var notices = [];
     if (view.notice) { notices.push(view.notice); }
@@ -1021,6 +1022,13 @@
     var indicator = info.indicator;
     melValue(indicator).then(function (mel) {
       var rows = tableRows();
+      // For a count the MEL reference is the average per territory (the MEL's published total
+      // over the number of territories of the scale, the whole MEL being drawn); for a rate or
+      // a mean, the MEL's own published figure.
+      var count = isCount(indicator);
+      if (mel !== null && count) {
+        mel = info.scale !== "residence" && state.drawnCount ? Math.round(100 * mel / state.drawnCount) / 100 : null;
+      }
       rows.forEach(function (r) { r.gap = r.value !== null && mel !== null ? Math.round((r.value - mel) * 100) / 100 : null; });
       var sort = state.sort || { key: "rank", dir: "asc" };
       rows.sort(function (a, b) {
@@ -1043,7 +1051,7 @@
           "</td><td class='v'>" + (r.rank || "—") + "</td><td class='v'>" + (r.gap !== null ? (r.gap > 0 ? "+" : "") + fmt(r.gap) : "—") + "</td></tr>";
       }).join("");
       box.innerHTML = "<caption>" + escapeHtml(text(indicator.label)) + " — " + escapeHtml(String(state.millesime)) +
-        (mel !== null ? " — " + t("moyenneMel") + fmt(mel, indicator.unit) : "") + "</caption>" + head + "<tbody>" + body + "</tbody>";
+        (mel !== null ? " — " + (count ? t("moyenneMelCompte") : t("moyenneMel")) + fmt(mel, indicator.unit) : "") + "</caption>" + head + "<tbody>" + body + "</tbody>";
       box.querySelectorAll("button[data-tri]").forEach(function (b) {
         b.addEventListener("click", function () {
           var k = b.dataset.tri;
