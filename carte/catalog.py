@@ -36,6 +36,17 @@ CONTEXT_LAYERS = {
                  "title": {"fr": "Limites communales", "en": "Commune boundaries"}},
 }
 
+# Layers of the map's own background (no checkbox: drawn under everything else when the
+# background is the portal's): the metro and tram lines, coloured by line, under the stations.
+FOND_LAYERS = {
+    "lignes_transport": {"kind": "line", "label_field": "route_long_name", "mode_field": "mode",
+                         "fields": ["route_id", "route_short_name", "route_color", "direction_id"],
+                         "modes": {"metro": {"fr": "métro", "en": "metro"},
+                                   "tram": {"fr": "tramway", "en": "tram"}},
+                         "title": {"fr": "Lignes de métro et de tramway",
+                                   "en": "Metro and tram lines"}},
+}
+
 
 def status_field(layer: Layer, field: Field) -> str | None:
     """The status column of ``layer`` that says whether ``field`` is published."""
@@ -98,10 +109,12 @@ def build_catalog(dic: Dictionary) -> dict:
         if layer is None:
             continue
         context[name] = {**spec, "name": name, "scale": layer.scale}
+    fond = {name: {**spec, "name": name} for name, spec in FOND_LAYERS.items() if name in dic.layers}
     return {
         "scales": {s: SCALE_LABELS[s] for s in MAP_SCALES},
         "themes": themes,
         "context": context,
+        "fond": fond,
         "equipment_families": BPE_DOMAINS,
     }
 
@@ -110,6 +123,7 @@ def allowed_layers(dic: Dictionary) -> dict[str, Layer]:
     """The collections the map's data endpoint may read (theme + context layers)."""
     out = {name: lay for name, lay in dic.layers.items() if is_map_layer(lay)}
     out.update({name: dic.layers[name] for name in CONTEXT_LAYERS if name in dic.layers})
+    out.update({name: dic.layers[name] for name in FOND_LAYERS if name in dic.layers})
     return out
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from carte.catalog import CONTEXT_LAYERS, allowed_layers
+from carte.catalog import CONTEXT_LAYERS, FOND_LAYERS, allowed_layers
 from data_dictionary.model import Dictionary, Layer, dictionary
 from diffusion import millesimes as published_millesimes
 from diffusion.catalogue import LONLAT_SRID, SCHEMA, describe_view
@@ -125,10 +125,11 @@ def _properties(req: LayerRequest, columns) -> list[str]:
         if name in layer.fields:
             wanted.append(name)
     wanted += [n for n in layer.fields if n.startswith("statut_")]
-    spec = CONTEXT_LAYERS.get(layer.name, {})
+    spec = CONTEXT_LAYERS.get(layer.name) or FOND_LAYERS.get(layer.name, {})
     for key in ("label_field", "family_field", "mode_field"):
         if spec.get(key):
             wanted.append(spec[key])
+    wanted += spec.get("fields", [])
     wanted += list(req.fields)
     if "millesime" in layer.fields:
         wanted.append("millesime")

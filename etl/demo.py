@@ -361,6 +361,70 @@ def write_finess(path: Path, t: Territory, scale: float) -> None:
     path.write_bytes(("\n".join(lines) + "\n").encode("cp1252"))
 
 
+# The demo's metro and tram lines: fictitious groupings of the real quays (the reference
+# file has no line attribute), two metro and two tram lines, each with its colour.
+DEMO_LINES = (("M1", "1", "FFCC00"), ("M2", "1", "E2001A"), ("R", "0", "009A44"), ("T", "0", "0066B3"))
+
+
+def demo_lines(quays: gpd.GeoDataFrame, seed: int = 18) -> list[tuple[str, str, str, list[list[str]]]]:
+    """``(name, route_type, colour, [quay ids per station, in line order])`` per line.
+
+    The stations (quays grouped by name) are split into as many groups as lines by a
+    seeded k-means on their Lambert-93 positions; the two northern groups (Roubaix,
+    Tourcoing) are the tram lines. Within a group the line starts at the station farthest
+    west along the group's principal axis, goes each time to the nearest station not yet
+    served, then is straightened (2-opt: two legs that cross are swapped) so that it runs
+    from one end of the group to the other without zigzagging."""
+    q = quays.to_crs(2154)
+    q = q.assign(x=q.geometry.x, y=q.geometry.y).sort_values("stop_id")
+    st = q.groupby("stop_name").agg(x=("x", "mean"), y=("y", "mean"), quais=("stop_id", list))
+    st = st.sort_index()
+    pts = st[["x", "y"]].to_numpy()
+    k = len(DEMO_LINES)
+    rng = np.random.default_rng(seed)
+    centres = pts[rng.choice(len(pts), k, replace=False)]
+    for _ in range(100):
+        label = np.argmin(((pts[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+        new = np.array([pts[label == j].mean(0) if (label == j).any() else centres[j] for j in range(k)])
+        if np.allclose(new, centres):
+            break
+        centres = new
+    groups = sorted(range(k), key=lambda j: centres[j][1])  # south to north
+    out = []
+    for (name, route_type, colour), j in zip(DEMO_LINES, groups):
+        members = np.flatnonzero(label == j)
+        centred = pts[members] - pts[members].mean(0)
+        axis = np.linalg.svd(centred, full_matrices=False)[2][0] if len(members) > 1 else np.array([1.0, 0.0])
+        if axis[0] < 0:  # west to east, whatever the sign the SVD gives
+            axis = -axis
+        order = members[_path(pts[members], int(np.argmin(centred @ axis)))]
+        out.append((name, route_type, colour, [st["quais"].iloc[i] for i in order]))
+    return out
+
+
+def _path(pts: np.ndarray, start: int) -> np.ndarray:
+    """An open path through every point from ``start``: nearest neighbour, then 2-opt."""
+    d = np.hypot(*(pts[:, None, :] - pts[None]).transpose(2, 0, 1))
+    order, left = [start], set(range(len(pts))) - {start}
+    while left:
+        nxt = min(left, key=lambda j: (d[order[-1], j], j))
+        order.append(nxt)
+        left.remove(nxt)
+    improved = True
+    while improved:
+        improved = False
+        for i in range(1, len(order) - 1):
+            for j in range(i + 1, len(order)):
+                a, b = order[i - 1], order[i]
+                c, e = order[j], order[j + 1] if j + 1 < len(order) else None
+                before = d[a, b] + (d[c, e] if e is not None else 0.0)
+                after = d[a, c] + (d[b, e] if e is not None else 0.0)
+                if after < before - 1e-6:
+                    order[i:j + 1] = order[i:j + 1][::-1]
+                    improved = True
+    return np.array(order)
+
+
 def write_gtfs(path: Path, t: Territory, scale: float) -> None:
     quays = gpd.read_file(REFERENCE / "mel_ilevia_metro_tram_quais.geojson")
     n_bus = max(50, int(2500 * scale))
@@ -369,17 +433,32 @@ def write_gtfs(path: Path, t: Territory, scale: float) -> None:
     stops = ["stop_id,stop_name,stop_lat,stop_lon,location_type,parent_station"]
     stops += [f"{r.stop_id},\"{r.stop_name}\",{r.geometry.y:.6f},{r.geometry.x:.6f},0," for r in quays.itertuples()]
     stops += [f"BUS{i:05d},\"Arrêt fictif {i}\",{p.y:.6f},{p.x:.6f},0," for i, p in enumerate(bus, start=1)]
-    routes = "route_id,agency_id,route_short_name,route_long_name,route_type\nMT,ILEVIA,M/T,Métro et tramway (quais réels),1\nBUS,ILEVIA,B,Bus fictifs,3\n"
-    trips = "route_id,service_id,trip_id\nMT,S,T_MT\nBUS,S,T_BUS\n"
+    names = dict(zip(quays["stop_id"], quays["stop_name"]))
+    routes = ["route_id,agency_id,route_short_name,route_long_name,route_type,route_color"]
+    trips = ["route_id,service_id,trip_id,direction_id"]
     st = ["trip_id,arrival_time,departure_time,stop_id,stop_sequence"]
-    st += [f"T_MT,06:00:00,06:00:00,{r.stop_id},{i}" for i, r in enumerate(quays.itertuples(), start=1)]
+    for name, route_type, colour, stations in demo_lines(quays):
+        ends = f"{names[stations[0][0]]} – {names[stations[-1][0]]}"
+        routes.append(f"{name},ILEVIA,{name},\"Ligne fictive {name} (quais réels) : {ends}\",{route_type},{colour}")
+        # One way through each station's first quay, back through its last; the other quays
+        # of a station (several lines' quays in reality) on a shorter trip, so every quay is served.
+        runs = [("0", [s[0] for s in stations]), ("1", [s[-1] for s in reversed(stations)]),
+                ("0", [q for s in stations for q in s[1:-1]])]
+        for n, (direction, quay_ids) in enumerate(runs):
+            if not quay_ids:
+                continue
+            trip = f"T_{name}_{n}"
+            trips.append(f"{name},S,{trip},{direction}")
+            st += [f"{trip},06:00:00,06:00:00,{q},{i}" for i, q in enumerate(quay_ids, start=1)]
+    routes.append("BUS,ILEVIA,B,Bus fictifs,3,")
+    trips.append("BUS,S,T_BUS,0")
     st += [f"T_BUS,06:00:00,06:00:00,BUS{i:05d},{i}" for i in range(1, len(bus) + 1)]
-    agency = "agency_id,agency_name,agency_url,agency_timezone\nILEVIA,Ilévia (quais réels, bus fictifs),https://www.ilevia.fr,Europe/Paris\n"
+    agency = "agency_id,agency_name,agency_url,agency_timezone\nILEVIA,Ilévia (quais réels, lignes et bus fictifs),https://www.ilevia.fr,Europe/Paris\n"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("agency.txt", agency)
         z.writestr("stops.txt", "\n".join(stops) + "\n")
-        z.writestr("routes.txt", routes)
-        z.writestr("trips.txt", trips)
+        z.writestr("routes.txt", "\n".join(routes) + "\n")
+        z.writestr("trips.txt", "\n".join(trips) + "\n")
         z.writestr("stop_times.txt", "\n".join(st) + "\n")
 
 

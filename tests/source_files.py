@@ -547,3 +547,41 @@ def gtfs_ilevia(path: Path) -> Path:
         z.writestr("trips.txt", trips)
         z.writestr("stop_times.txt", times)
     return path
+
+
+def gtfs_lignes(path: Path, *, shapes: bool, bad_stop_times: str | None = None) -> Path:
+    """A small GTFS folder with one metro line (M1, two directions, a short and a long trip
+    per direction), one tram line (R, no colour) and a bus line (not a line of the map).
+    ``shapes`` adds shapes.txt for the metro (a curve through a point that is no stop);
+    ``bad_stop_times`` replaces the sequence of the fourth stop_times line."""
+    path.mkdir(parents=True, exist_ok=True)
+    pts = {f"M{i}": lonlat("59350", 600 * i, 100 * i) for i in range(4)}
+    pts.update({f"R{i}": lonlat("59512", 0, 500 * i) for i in range(3)})
+    pts["B0"] = lonlat("59350", -300, -300)
+    stops = ["stop_id,stop_name,stop_lat,stop_lon,location_type"]
+    stops += [f"{k},Arrêt {k},{lat},{lon},0" for k, (lon, lat) in pts.items()]
+    routes = ("route_id,agency_id,route_short_name,route_long_name,route_type,route_color\n"
+              "M1,IL,M1,Quatre Cantons - CHU,1,ffcc00\nR,IL,R,Lille - Roubaix,0,\nB,IL,B,Bus,3,00AAFF\n")
+    trips = ["route_id,service_id,trip_id,direction_id,shape_id"]
+    trips += ["M1,S,M1A,0,SH0", "M1,S,M1B,0,SH0", "M1,S,M1C,1,SH1", "R,S,RA,0,", "B,S,BA,0,"]
+    times = ["trip_id,arrival_time,departure_time,stop_id,stop_sequence"]
+    times += [f"M1A,06:00:00,06:00:00,M{i},{i + 1}" for i in (0, 1)]
+    times += [f"M1B,06:00:00,06:00:00,M{i},{10 * i + 5}" for i in (3, 0, 2, 1)]  # unordered
+    times += [f"M1C,06:00:00,06:00:00,M{3 - i},{i}" for i in range(4)]
+    times += [f"RA,06:00:00,06:00:00,R{i},{i}" for i in range(3)]
+    times += ["BA,06:00:00,06:00:00,B0,1"]
+    if bad_stop_times is not None:
+        fields = times[4].split(",")
+        fields[4] = bad_stop_times
+        times[4] = ",".join(fields)
+    (path / "stops.txt").write_text("\n".join(stops) + "\n", encoding="utf-8")
+    (path / "routes.txt").write_text(routes, encoding="utf-8")
+    (path / "trips.txt").write_text("\n".join(trips) + "\n", encoding="utf-8")
+    (path / "stop_times.txt").write_text("\n".join(times) + "\n", encoding="utf-8")
+    if shapes:
+        rows = ["shape_id,shape_pt_lat,shape_pt_lon,shape_pt_sequence"]
+        curve = [pts["M0"], lonlat("59350", 900, 900), pts["M3"]]
+        rows += [f"SH0,{lat},{lon},{i}" for i, (lon, lat) in enumerate(curve)]
+        rows += [f"SH1,{lat},{lon},{i}" for i, (lon, lat) in enumerate(reversed(curve))]
+        (path / "shapes.txt").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path

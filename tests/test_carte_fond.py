@@ -1,5 +1,5 @@
 """The background (issue 18): by default built from the portal's own data (place names at
-every scale, metro and tram stations; no outside request, no tile); one setting
+every scale, metro and tram lines and stations; no outside request, no tile); one setting
 (PORTAIL_FOND_URL = plan-ign | osm | a template) draws tiles instead, with attribution."""
 from __future__ import annotations
 
@@ -93,3 +93,54 @@ def test_names_are_gzipped_when_asked(http, live_server):
     assert resp.headers["Content-Encoding"] == "gzip" and raw[:2] == b"\x1f\x8b"
     plain = http.get(f"{live_server}/carte/api/noms/iris", headers={"Accept-Encoding": "identity"})
     assert "Content-Encoding" not in plain.headers and len(raw) < len(plain.content) / 2
+
+
+def test_lines_endpoint_reads_the_published_lines(http, live_server):
+    """The metro and tram lines of the background, from diffusion.lignes_transport through
+    the map's layer endpoint: one LineString per route and direction, with name and colour."""
+    catalogue = http.get(f"{live_server}/carte/api/catalogue").json()
+    assert "lignes_transport" in catalogue["fond"]
+    years = catalogue["millesimes"]["lignes_transport"]
+    assert years
+    body = http.get(f"{live_server}/carte/api/couches/lignes_transport",
+                    params={"zoom": 12, "millesime": years[0]}).json()
+    assert body["millesime"] == years[0] and body["numberReturned"] == len(body["features"]) > 0
+    modes = set()
+    for f in body["features"]:
+        p = f["properties"]
+        assert f["geometry"]["type"] == "LineString" and len(f["geometry"]["coordinates"]) >= 2
+        assert all(2.7 < x < 3.35 and 50.45 < y < 50.85 for x, y in f["geometry"]["coordinates"])
+        assert p["route_short_name"] and p["route_long_name"] and re.fullmatch(r"[0-9A-F]{6}", p["route_color"])
+        assert p["direction_id"] in (0, 1)
+        modes.add(p["mode"])
+    assert modes == {"metro", "tram"}
+    resp = http.get(f"{live_server}/carte/api/couches/lignes_transport", params={"zoom": 12, "millesime": 1950})
+    assert resp.status_code == 200 and resp.json()["features"] == []
+
+
+def test_lines_drawn_under_the_stations_and_named_in_the_legend(browser_page, live_server, http):
+    page = browser_page
+    open_map(page, f"{live_server}/carte")
+    page.wait_for_function("document.querySelectorAll('path.fond-ligne').length > 0", timeout=10000)
+    drawn = page.locator("path.fond-ligne")
+    assert page.locator("path.fond-ligne-metro").count() > 0 and page.locator("path.fond-ligne-tram").count() > 0
+    colours = {drawn.nth(i).get_attribute("stroke") for i in range(drawn.count())}
+    assert len(colours) >= 2                                 # coloured by line
+    legend = page.locator("#legende-lignes")
+    assert legend.is_visible()
+    items = legend.locator(".ligne-legende").all_inner_texts()
+    years = http.get(f"{live_server}/carte/api/catalogue").json()["millesimes"]["lignes_transport"]
+    body = http.get(f"{live_server}/carte/api/couches/lignes_transport",
+                    params={"zoom": 12, "millesime": years[0]}).json()
+    assert len(items) == len({f["properties"]["route_id"] for f in body["features"]})
+    assert any(i.startswith("métro ") for i in items) and any(i.startswith("tramway ") for i in items)
+    # Under the stations: the lines' pane is below the stations' pane.
+    page.evaluate("window.carte.map.setView([50.6368, 3.0701], 14, {animate: false})")
+    page.wait_for_function("document.querySelectorAll('path.fond-station').length > 0", timeout=10000)
+    below = page.evaluate("""() => {
+        const z = n => Number(getComputedStyle(document.querySelector('.leaflet-' + n + '-pane')).zIndex);
+        return z('fond-lignes') < z('fond');
+    }""")
+    assert below and page.locator("path.fond-ligne").count() > 0
+    assert page.locator(".leaflet-tile").count() == 0
+    assert page.outside_requests == [] and page.console_errors == []

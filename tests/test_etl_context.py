@@ -20,7 +20,34 @@ def test_real_schools_loaded_with_their_rep_class(demo_small):
 
 def test_gtfs_modes_from_routes(demo_small):
     modes = dict(q(demo_small["dsn"], "SELECT mode, count(*) FROM core.arret_tc GROUP BY 1"))
-    assert modes["metro"] == 200 and modes["bus"] > 0
+    assert modes["metro"] + modes["tram"] == 200 and modes["metro"] > 0 and modes["tram"] > 0
+    assert modes["bus"] > 0
+
+
+def test_demo_lines_follow_their_stations(demo_small):
+    """The demo's metro and tram lines (real quays, fictitious groupings): two directions
+    each, going from a station to a neighbouring one (no leg across the metropolis), the
+    way back along the same stations."""
+    dsn = demo_small["dsn"]
+    rows = q(dsn, """SELECT l.route_id, l.direction_id, l.mode, l.route_color, l.nb_arrets, l.trace,
+                            ST_NPoints(l.geom),
+                            (SELECT max(ST_Distance(ST_PointN(l.geom, i), ST_PointN(l.geom, i + 1)))
+                             FROM generate_series(1, ST_NPoints(l.geom) - 1) i),
+                            ST_StartPoint(l.geom)::text, ST_EndPoint(l.geom)::text
+                     FROM core.ligne_tc l WHERE l.millesime = 2025 ORDER BY 1, 2""")
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        ("M1", 0, "metro"), ("M1", 1, "metro"), ("M2", 0, "metro"), ("M2", 1, "metro"),
+        ("R", 0, "tram"), ("R", 1, "tram"), ("T", 0, "tram"), ("T", 1, "tram")]
+    for route, _, _, colour, stops, trace, points, longest_leg, _, _ in rows:
+        assert trace == "arrets" and points == stops >= 10 and len(colour) == 6
+        assert longest_leg < 4000, (route, longest_leg)
+    for there, back in zip(rows[::2], rows[1::2]):
+        (gap_start, gap_end), = q(dsn, "SELECT ST_Distance(%s::geometry, %s::geometry), "
+                                       "ST_Distance(%s::geometry, %s::geometry)",
+                                  [there[8], back[9], there[9], back[8]])
+        assert gap_start < 500 and gap_end < 500, there[0]
+    (published,), = q(dsn, "SELECT count(*) FROM diffusion.lignes_transport WHERE millesime = 2025")
+    assert published == len(rows)
 
 
 def test_gtfs_from_a_folder(demo_small, tmp_path):
@@ -32,6 +59,7 @@ def test_gtfs_from_a_folder(demo_small, tmp_path):
     assert s.rows_loaded == q(demo_small["dsn"], "SELECT count(*) FROM core.arret_tc WHERE millesime = 2025")[0][0]
     with psycopg.connect(demo_small["dsn"]) as conn:  # restore the shared database
         conn.execute("DELETE FROM core.arret_tc WHERE millesime = 2016")
+        conn.execute("DELETE FROM core.ligne_tc WHERE millesime = 2016")
         conn.execute("DELETE FROM core.load WHERE millesime = 2016")
 
 

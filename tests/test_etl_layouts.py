@@ -381,6 +381,51 @@ def test_gtfs_with_belgian_stops(db, tmp_path):
                                                                                            "RBX1": "bus"}
 
 
+
+LINES = """SELECT route_id, direction_id, mode, route_short_name, route_long_name, route_color, nb_arrets,
+                  trace, ST_NPoints(geom), round(ST_Length(geom)), ST_SRID(geom)
+           FROM core.ligne_tc WHERE millesime = %s ORDER BY 1, 2"""
+
+
+def test_gtfs_lines_from_the_stop_sequence(db, tmp_path):
+    """Without shapes.txt: per route and direction the trip with the most stops, in
+    stop_sequence order (M1B's lines are not in order in the file); no bus line."""
+    out = load(db, "gtfs", sf.gtfs_lignes(tmp_path / "gtfs", shapes=False), 2021)
+    assert "3 ligne(s) de métro ou de tramway" in out
+    rows = q(db, LINES, [2021])
+    assert [r[:9] for r in rows] == [
+        ("M1", 0, "metro", "M1", "Quatre Cantons - CHU", "FFCC00", 4, "arrets", 4),
+        ("M1", 1, "metro", "M1", "Quatre Cantons - CHU", "FFCC00", 4, "arrets", 4),
+        ("R", 0, "tram", "R", "Lille - Roubaix", None, 3, "arrets", 3)]
+    assert all(r[10] == 2154 for r in rows)
+    # In order: M0 → M3 spans 1 800 m east (and 300 m north), one way or the other.
+    assert 1800 <= rows[0][9] <= 1900 and rows[0][9] == rows[1][9]
+    (start,), = q(db, """SELECT round(ST_Distance(ST_StartPoint(l.geom), a.geom)) FROM core.ligne_tc l,
+                         core.arret_tc a WHERE l.millesime = 2021 AND a.millesime = 2021
+                         AND l.route_id = 'M1' AND l.direction_id = 1 AND a.stop_id = 'M3'""")
+    assert start == 0
+
+
+def test_gtfs_lines_from_shapes(db, tmp_path):
+    """With shapes.txt the metro follows its shape (through a point that is no stop); the
+    tram, whose trips have no shape, its stops. A new load of the millésime replaces them."""
+    load(db, "gtfs", sf.gtfs_lignes(tmp_path / "gtfs", shapes=True), 2022)
+    rows = q(db, LINES, [2022])
+    assert [(r[0], r[1], r[7], r[8]) for r in rows] == [
+        ("M1", 0, "shapes", 3), ("M1", 1, "shapes", 3), ("R", 0, "arrets", 3)]
+    assert rows[0][9] > 1900  # the curve is longer than the straight line
+    load(db, "gtfs", sf.gtfs_lignes(tmp_path / "gtfs2", shapes=False), 2022)
+    assert {r[7] for r in q(db, LINES, [2022])} == {"arrets"}
+
+
+def test_gtfs_bad_stop_times_line_refuses_the_feed(db, tmp_path):
+    before = q(db, "SELECT count(*) FROM core.arret_tc WHERE millesime = 2023")
+    out = refused(db, "gtfs", sf.gtfs_lignes(tmp_path / "gtfs", shapes=False, bad_stop_times="deux"), 2023)
+    assert "rien n'a été chargé" in out
+    assert "stop_times.txt, ligne 5, champ stop_sequence : nombre entier attendu, lu 'deux'" in out
+    assert q(db, "SELECT count(*) FROM core.arret_tc WHERE millesime = 2023") == before
+    assert q(db, "SELECT count(*) FROM core.ligne_tc WHERE millesime = 2023") == [(0,)]
+
 # == What the files look like as users get them ================================================================
 def test_dido_export_with_a_bom_and_crlf_lines(db, tmp_path):
     path = sf.write_csv(tmp_path / "rpls_2016.csv", sf.RPLS_DIDO_2025, sf.dido_rows(sf.RPLS_DIDO_2025, 3, 1),

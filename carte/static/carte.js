@@ -53,12 +53,12 @@
       depuis: "Évolution depuis", sansEvolution: "pas d'évolution", evolution: "évolution",
       points: "points", evolutionAide: "Évolution calculée seulement là où le chiffre est publié aux deux millésimes ; classes sur toute la MEL.",
       tableauTitre: "Territoires de la vue", colTerritoire: "Territoire", colValeur: "Valeur", colRang: "Rang",
-      colEcart: "Écart à la MEL", moyenneMel: "MEL : ", nTerritoires: " territoire(s) dans la vue",
+      colEcart: "Écart à la MEL", moyenneMel: "MEL : ", moyenneMelCompte: "moyenne MEL par territoire : ", nTerritoires: " territoire(s) dans la vue",
       exporterTableau: "Exporter le tableau (CSV)",
       partagerTitre: "Partager et imprimer", imprimer: "Imprimer ou PDF", png: "Image PNG",
       nord: "Nord en haut", imprimeLe: "Carte imprimée le ", echelleCarte: "Échelle : ",
       pngFait: "Image téléchargée : ",
-      modes: "Modes de transport", stationTitre: "Résidences près d'une station",
+      modes: "Modes de transport", lignes: "Lignes de métro et de tramway", stationTitre: "Résidences près d'une station",
       stationToutes: "toutes les résidences", stationMoins: "à moins de ",
       stationAide: "Distance à la station de métro ou de tramway la plus proche (proximite_residences).",
       stationAvis: "Seules les résidences à moins de {m} m d'une station de métro ou de tramway sont dessinées.",
@@ -99,12 +99,12 @@
       depuis: "Change since", sansEvolution: "no change", evolution: "change",
       points: "points", evolutionAide: "Change computed only where the figure is published in both vintages; classes over the whole MEL.",
       tableauTitre: "Territories in view", colTerritoire: "Territory", colValeur: "Value", colRang: "Rank",
-      colEcart: "Gap to the MEL", moyenneMel: "MEL: ", nTerritoires: " territory(ies) in view",
+      colEcart: "Gap to the MEL", moyenneMel: "MEL: ", moyenneMelCompte: "MEL average per territory: ", nTerritoires: " territory(ies) in view",
       exporterTableau: "Export the table (CSV)",
       partagerTitre: "Share and print", imprimer: "Print or PDF", png: "PNG image",
       nord: "North up", imprimeLe: "Map printed on ", echelleCarte: "Scale: ",
       pngFait: "Image downloaded: ",
-      modes: "Transport modes", stationTitre: "Residences near a station",
+      modes: "Transport modes", lignes: "Metro and tram lines", stationTitre: "Residences near a station",
       stationToutes: "all residences", stationMoins: "within ",
       stationAide: "Distance to the nearest metro or tram station (proximite_residences).",
       stationAvis: "Only residences within {m} m of a metro or tram station are drawn.",
@@ -158,8 +158,8 @@
     var close = map.getContainer().querySelector(".leaflet-popup-close-button");
     if (close) { close.title = t("fermer"); close.setAttribute("aria-label", t("fermer")); }
   }
-  map.on("popupopen", function () { state.popupOpen = true; labelControls(); });
-  map.on("popupclose", function () { state.popupOpen = false; });
+  map.on("popupopen", function () { state.popupOpen = true; document.body.classList.add("popup-ouvert"); labelControls(); });
+  map.on("popupclose", function () { state.popupOpen = false; document.body.classList.remove("popup-ouvert"); });
   // Escape closes the popup wherever the focus is, and gives the focus back to the territory.
   document.addEventListener("keydown", function (e) {
     if (e.key !== "Escape" || !state.popupOpen) { return; }
@@ -241,6 +241,7 @@
   // -- the main layer ----------------------------------------------------------------------------
   function refresh() {
     if (!state.catalog) { return; }
+    baseLines();
     saveView();
     var view = scaleForView();
     var theme = currentTheme();
@@ -386,6 +387,7 @@
     openPending(next, layer, scale);
     nameSelection(next, layer, scale);
     state.lastDrawn = { layer: layer, indicator: indicator, scale: scale };
+    state.drawnCount = data.features.length;
     renderTable();
     var notices = [];
     if (view.notice) { notices.push(view.notice); }
@@ -829,7 +831,7 @@
       state.theme = $("theme").value; fillIndicators(); fillMillesimes(); fillSince(); refresh();
     });
     $("indicateur").addEventListener("change", function () { state.indicator = $("indicateur").value; refresh(); });
-    $("millesime").addEventListener("change", function () { state.millesime = Number($("millesime").value); fillSince(); refresh(); });
+    $("millesime").addEventListener("change", function () { state.millesime = Number($("millesime").value); fillSince(); refresh(); baseLines(); });
     $("echelle").addEventListener("change", function () { state.scaleMode = $("echelle").value; refresh(); });
     $("classes").addEventListener("change", function () {
       state.method = $("classes").value; layers.mainUrl = null; refresh();
@@ -853,7 +855,8 @@
   // commune and QPV outlines (context layers), metro and tram stations, and place names at
   // every scale (communes; IRIS from zoom 14; stations from zoom 15), placed without overlap.
   // PORTAIL_FOND_URL = plan-ign | osm | an XYZ template draws tiles instead, with attribution.
-  var fond = { names: {}, labels: null, stations: null, stationsUrl: null, own: true };
+  var fond = { names: {}, labels: null, stations: null, stationsUrl: null, own: true, lines: null, linesUrl: null };
+  map.createPane("fond-lignes").style.zIndex = 605;   // under the stations
   map.createPane("fond").style.zIndex = 610;
   var labelPane = map.createPane("etiquettes");
   labelPane.style.zIndex = 640; labelPane.style.pointerEvents = "none";
@@ -904,8 +907,72 @@
     }).catch(function () { return []; });
   }
 
+  // Metro and tram lines of the network's millésime shown (the newest not after the
+  // theme's millésime, else the oldest loaded), coloured by line (route_color, or the
+  // mode's colour), named in the legend.
+  var LINE_COLOURS = { metro: "#b71c1c", tram: "#e65100" };
+
+  function linesMillesime() {
+    var list = (state.catalog.millesimes || {}).lignes_transport || [];   // newest first
+    var shown = Number(state.millesime);
+    for (var i = 0; i < list.length; i++) { if (!shown || list[i] <= shown) { return list[i]; } }
+    return list.length ? list[list.length - 1] : null;
+  }
+
+  function lineColour(p) {
+    return /^[0-9A-Fa-f]{6}$/.test(p.route_color || "") ? "#" + p.route_color : (LINE_COLOURS[p.mode] || "#555555");
+  }
+
+  function lineName(p) {
+    var spec = (state.catalog.fond || {}).lignes_transport || {};
+    var mode = spec.modes && spec.modes[p.mode] ? text(spec.modes[p.mode]) : p.mode;
+    return mode + " " + (p.route_short_name || p.route_id) + (p.route_long_name ? " — " + p.route_long_name : "");
+  }
+
+  function linesLegend(data) {
+    var box = $("legende-lignes");
+    if (!data) { box.hidden = true; box.innerHTML = ""; return; }
+    var seen = {}, html = "<div class='discret'><b>" + escapeHtml(t("lignes")) + "</b> — " + escapeHtml(String(data.millesime || "")) + "</div>";
+    data.features.forEach(function (f) {
+      var p = f.properties;
+      if (seen[p.route_id]) { return; }
+      seen[p.route_id] = true;
+      html += "<div class='classe ligne-legende'><span class='trait-ligne' style='background:" + lineColour(p) +
+        "'></span>" + escapeHtml(lineName(p)) + "</div>";
+    });
+    box.innerHTML = html; box.hidden = false;
+  }
+
+  function baseLines() {
+    if (!fond || !fond.labels || !state.catalog) { return; }   // the background has not started yet
+    var spec = (state.catalog.fond || {}).lignes_transport;
+    var year = spec ? linesMillesime() : null;
+    if (!fond.own || !year) {
+      if (fond.lines) { map.removeLayer(fond.lines); fond.lines = null; fond.linesUrl = null; }
+      linesLegend(null);
+      return;
+    }
+    var url = layerUrl("lignes_transport", { zoom: Math.max(10, Math.min(map.getZoom(), 16)), millesime: year });
+    if (fond.linesUrl === url) { return; }
+    fond.linesUrl = url;
+    fetchJson(url).then(function (data) {
+      if (fond.linesUrl !== url) { return; }
+      var next = L.geoJSON(data, {
+        pane: "fond-lignes", interactive: false,
+        style: function (f) {
+          return { color: lineColour(f.properties), weight: f.properties.mode === "metro" ? 4 : 3, opacity: 0.85,
+                   className: "fond-ligne fond-ligne-" + f.properties.mode };
+        }
+      });
+      if (fond.lines) { map.removeLayer(fond.lines); }
+      fond.lines = next.addTo(map);
+      linesLegend(data);
+    }).catch(function () { linesLegend(null); });
+  }
+
   function refreshBackground() {
     if (!state.catalog) { return; }
+    baseLines();
     var z = map.getZoom();
     var wanted = [loadNames("commune"), z >= ZOOM_IRIS_NAMES ? loadNames("iris") : Promise.resolve([]), baseStations()];
     Promise.all(wanted).then(function (lists) {
@@ -1025,6 +1092,13 @@
     var indicator = info.indicator;
     melValue(indicator).then(function (mel) {
       var rows = tableRows();
+      // For a count the MEL reference is the average per territory (the MEL's published total
+      // over the number of territories of the scale, the whole MEL being drawn); for a rate or
+      // a mean, the MEL's own published figure.
+      var count = isCount(indicator);
+      if (mel !== null && count) {
+        mel = info.scale !== "residence" && state.drawnCount ? Math.round(100 * mel / state.drawnCount) / 100 : null;
+      }
       rows.forEach(function (r) { r.gap = r.value !== null && mel !== null ? Math.round((r.value - mel) * 100) / 100 : null; });
       var sort = state.sort || { key: "rank", dir: "asc" };
       rows.sort(function (a, b) {
@@ -1047,7 +1121,7 @@
           "</td><td class='v'>" + (r.rank || "—") + "</td><td class='v'>" + (r.gap !== null ? (r.gap > 0 ? "+" : "") + fmt(r.gap) : "—") + "</td></tr>";
       }).join("");
       box.innerHTML = "<caption>" + escapeHtml(text(indicator.label)) + " — " + escapeHtml(String(state.millesime)) +
-        (mel !== null ? " — " + t("moyenneMel") + fmt(mel, indicator.unit) : "") + "</caption>" + head + "<tbody>" + body + "</tbody>";
+        (mel !== null ? " — " + (count ? t("moyenneMelCompte") : t("moyenneMel")) + fmt(mel, indicator.unit) : "") + "</caption>" + head + "<tbody>" + body + "</tbody>";
       box.querySelectorAll("button[data-tri]").forEach(function (b) {
         b.addEventListener("click", function () {
           var k = b.dataset.tri;
