@@ -84,6 +84,14 @@ def test_every_admin_flow(anonymous_page, live_server, admin, settings, tmp_path
     submit(page, "#form-organisation")
     assert "enregistrée" in page.inner_text("#message")
     assert BUREAU in page.inner_text("#organisations")
+    bureau_id = conn.execute("SELECT organisation_id FROM register.organisation WHERE name = %s",
+                             [BUREAU]).fetchone()[0]
+    page.fill(f"#fin-{bureau_id}", "2031-01-31")
+    page.click(f"form[action='/admin/organisations/{bureau_id}/fin-mission'] button")
+    page.wait_for_load_state("networkidle")
+    assert "Fin de mission enregistrée" in page.inner_text("h1")
+    assert conn.execute("SELECT assignment_ends_on FROM register.organisation WHERE name = %s",
+                        [BUREAU]).fetchone()[0] == date(2031, 1, 31)
 
     # An account, created from the console: its password shown once.
     page.goto(f"{live_server}/admin/comptes")
@@ -161,6 +169,11 @@ def test_every_admin_flow(anonymous_page, live_server, admin, settings, tmp_path
     conn.execute("SELECT register.gate_request_password('simple.partenaire', '127.0.0.1')")
     page.goto(f"{live_server}/admin/")
     assert "simple.partenaire" in page.inner_text("#demandes")
+    page.click("#demandes tr:has-text('simple.partenaire') button:has-text('Marquer traitée')")
+    page.wait_for_load_state("networkidle")
+    assert "traitée" in page.inner_text("#message")
+    assert conn.execute("SELECT handled_by FROM register.password_request WHERE login = "
+                        "'simple.partenaire'").fetchone()[0] == "anne.console"
 
     # The access log: every action, with the administrator's login and its object.
     routes = set()

@@ -84,6 +84,8 @@ def test_login_form_opens_a_session_that_reads_data(live_server, people):
     assert items.headers["Cache-Control"] == "private, no-store"
     assert session.get(f"{live_server}/dictionnaire").status_code == 200
     assert session.get(f"{live_server}/carte").status_code == 200
+    fiche = session.get(f"{live_server}/fiche/commune/59350", params={"f": "html"})
+    assert fiche.status_code == 200 and "59350" in fiche.text
     # Public pages show who is signed in (the menu), without data.
     home = session.get(f"{live_server}/", headers={"Accept": "text/html"})
     assert "Mon compte (anne.web)" in home.text
