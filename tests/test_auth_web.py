@@ -302,3 +302,17 @@ def test_forgotten_password_requests_are_bounded_per_address(live_server, people
                                 "WHERE address = '127.0.1.20'").fetchone()[0]
     assert count == 5
     people.conn.execute("DELETE FROM register.password_request WHERE address = '127.0.1.20'")
+
+
+def test_the_form_applies_the_brute_force_rules(live_server, people):
+    password = people("lucie.web")
+    answers = [sign_in(live_server, "lucie.web", f"guess number {i}",
+                       address="127.0.1.30")[1].status_code for i in range(5)]
+    assert answers == [401] * 5
+    _, locked = sign_in(live_server, "lucie.web", password, address="127.0.1.30")
+    assert locked.status_code == 429 and "Trop de tentatives" in locked.text
+    # The same lock holds basic authentication from that address.
+    with requests.Session() as session:
+        session.mount("http://", SourceAddress("127.0.1.30"))
+        assert session.get(f"{live_server}/collections", params={"f": "json"},
+                           auth=("lucie.web", password)).status_code == 429
