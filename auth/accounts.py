@@ -18,7 +18,7 @@ from psycopg.rows import dict_row
 
 from auth.passwords import hash_password, verify_password
 from auth.register import LOGIN_RE, add_organisation, add_user, check_password, organisation
-from auth.rules import refusal_message
+from auth.rules import refusal_message, refusal_message_en
 from portail.db import connect
 from portail.errors import UserError
 
@@ -46,6 +46,7 @@ class Outcome:
     known_login: str | None = None  # for the audit log: the login, only if it exists
     refusal: str | None = None      # the rule that refused a right password (``refused``)
     password_changed_at: object = None   # for the web session's stamp (``ok``, ``refused``)
+    message_en: str | None = None   # ``message`` in English, for the web pages (``refused``)
 
 
 _ACCOUNT_QUERY = """
@@ -97,7 +98,8 @@ def authenticate(conn: psycopg.Connection, login: str, password: str, address: s
     if refusal is not None:
         LOGGER.info("login refused (%s): login=%s", refusal, login)
         return Outcome("refused", message=refusal_message(refusal, row), known_login=login,
-                       refusal=refusal, password_changed_at=row["password_changed_at"])
+                       refusal=refusal, password_changed_at=row["password_changed_at"],
+                       message_en=refusal_message_en(refusal, row))
     _bookkeeping(conn, "SELECT register.gate_success(%s, %s::inet)", [login, address])
     left = row["seconds_left"]
     return Outcome("ok", account=Account(login, row["role"], row["organisation"]),
@@ -119,7 +121,8 @@ def session_account(conn: psycopg.Connection, login: str, stamp: str,
     allowed = (None, "password_stale") if must_change else (None,)
     if row["refusal"] not in allowed:
         return Outcome("refused", message=refusal_message(row["refusal"], row),
-                       known_login=login, refusal=row["refusal"])
+                       known_login=login, refusal=row["refusal"],
+                       message_en=refusal_message_en(row["refusal"], row))
     left = row["seconds_left"]
     return Outcome("ok", account=Account(login, row["role"], row["organisation"]),
                    lifetime=None if left is None else max(0.0, math.floor(float(left))),

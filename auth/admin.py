@@ -10,6 +10,10 @@ is shown once, in the answer to that POST (``no-store``), and never written to a
 The register's writer is the owner role: the console connects with the owner's DSN
 (``settings.owner_dsn()``, the same as the CLI); where the web service is not given the
 owner's password, the console answers 503 and the CLI remains.
+
+French by default, English with ``?lang=en`` (``auth.langue``, as the home page): the
+forms and links keep it. The register's own messages (``UserError`` of ``auth.register``,
+French text without a code) stay French.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ import psycopg
 from flask import Blueprint, Response, abort, current_app, g, render_template, request
 from psycopg.rows import dict_row
 
+from auth import langue
 from auth import register as reg
 from auth.audit import export_csv
 from auth.welcome import welcome_letter_pdf
@@ -43,6 +48,7 @@ def _owner():
 
 
 def _page(template: str, status: int = 200, **values):
+    values.setdefault("erreur", status >= 400)
     return render_template(f"admin/{template}", **values), status, NO_STORE
 
 
@@ -56,10 +62,14 @@ def admin_only(view):
             return view(*args, **kwargs)
         except (psycopg.OperationalError, KeyError) as exc:
             LOGGER.error("admin console: register unavailable (%s)", type(exc).__name__)
-            return _page("message.html", 503, titre="Registre indisponible",
-                         message="Le registre ne peut être modifié depuis ce service "
-                                 "(rôle propriétaire non configuré) : utilisez la commande "
-                                 "portail-lls.")
+            return _page("message.html", 503,
+                         titre=langue.t("Registre indisponible", "Register unavailable"),
+                         message=langue.t("Le registre ne peut être modifié depuis ce service "
+                                          "(rôle propriétaire non configuré) : utilisez la "
+                                          "commande portail-lls.",
+                                          "The register cannot be changed from this service "
+                                          "(owner role not configured): use the portail-lls "
+                                          "command."))
     return wrapped
 
 
@@ -75,7 +85,8 @@ def _date(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise UserError(f"Date invalide : {value!r} (attendu AAAA-MM-JJ).") from None
+        raise UserError(langue.t(f"Date invalide : {value!r} (attendu AAAA-MM-JJ).",
+                                 f"Invalid date: {value!r} (expected YYYY-MM-DD).")) from None
 
 
 @BLUEPRINT.get("/")
@@ -97,8 +108,9 @@ def request_handled(request_id: int):
         conn.execute("UPDATE register.password_request SET handled_at = now(), handled_by = %s "
                      "WHERE request_id = %s", [g.login, request_id])
     _done(f"password request {request_id} handled")
-    return _page("message.html", titre="Demande traitée",
-                 message="La demande est marquée comme traitée.", retour="/admin/")
+    return _page("message.html", titre=langue.t("Demande traitée", "Request handled"),
+                 message=langue.t("La demande est marquée comme traitée.",
+                                  "The request is marked as handled."), retour="/admin/")
 
 
 # -- organisations -----------------------------------------------------------------------
@@ -113,12 +125,14 @@ def organisations():
                 reg.add_organisation(conn, f.get("nom", ""), f.get("type", ""),
                                      _date(f.get("signee_le")) or date.today(),
                                      f.get("deliberation", ""), _date(f.get("fin_mission")))
-                message = f"Organisation « {f.get('nom', '').strip()} » enregistrée."
+                message = langue.t(f"Organisation « {f.get('nom', '').strip()} » enregistrée.",
+                                   f"Organisation « {f.get('nom', '').strip()} » recorded.")
                 _done(f"organisation added: {f.get('nom', '').strip()}")
             except UserError as exc:
                 message, status = exc.message + (f" {exc.hint}" if exc.hint else ""), 400
         orgs = reg.list_organisations(conn)
-    return _page("organisations.html", status, organisations=orgs, kinds=reg.KINDS,
+    return _page("organisations.html", status, organisations=orgs,
+                 kinds=langue.KINDS_EN if langue.english() else reg.KINDS,
                  message=message, erreur=status != 200)
 
 
@@ -134,11 +148,14 @@ def organisation_end(organisation_id: int):
             reg.set_assignment_end(conn, name[0], _date(request.form.get("fin_mission"))
                                    or date.today())
         except UserError as exc:
-            return _page("message.html", 400, titre="Refusé", message=exc.message,
+            return _page("message.html", 400, titre=langue.t("Refusé", "Refused"),
+                         message=exc.message,
                          retour="/admin/organisations")
     _done(f"assignment end of organisation {organisation_id}")
-    return _page("message.html", titre="Fin de mission enregistrée",
-                 message=f"Nouvelle fin de mission pour {name[0]}.",
+    return _page("message.html", titre=langue.t("Fin de mission enregistrée",
+                                                "End of assignment recorded"),
+                 message=langue.t(f"Nouvelle fin de mission pour {name[0]}.",
+                                  f"New end of assignment for {name[0]}."),
                  retour="/admin/organisations")
 
 
@@ -153,7 +170,9 @@ def accounts():
                               status=status if status in reg.STATUSES else None)
         orgs = reg.list_organisations(conn)
     return _page("comptes.html", comptes=rows, q=text or "", statut=status or "",
-                 statuts=reg.STATUSES, organisations=orgs, roles=reg.ROLES)
+                 statuts=reg.STATUSES, organisations=orgs,
+                 roles=langue.ROLES_EN if langue.english() else reg.ROLES,
+                 statut_label=langue.STATUSES_EN if langue.english() else {})
 
 
 @BLUEPRINT.post("/comptes")
@@ -170,11 +189,11 @@ def account_create():
                                     role=f.get("role") or "partner",
                                     email_exception=f.get("exception") or None)
         except UserError as exc:
-            return _page("message.html", 400, titre="Compte refusé",
+            return _page("message.html", 400, titre=langue.t("Compte refusé", "Account refused"),
                          message=exc.message + (f" {exc.hint}" if exc.hint else ""),
                          retour="/admin/comptes")
     _done(f"account created: {login}")
-    return _page("mots_de_passe.html", titre="Compte créé",
+    return _page("mots_de_passe.html", titre=langue.t("Compte créé", "Account created"),
                  comptes=[{"login": login, "full_name": f.get("nom"), "password": password}])
 
 
@@ -185,11 +204,13 @@ def account_disable(login: str):
         try:
             reg.disable_user(conn, login, request.form.get("motif") or "")
         except UserError as exc:
-            return _page("message.html", 400, titre="Refusé", message=exc.message,
+            return _page("message.html", 400, titre=langue.t("Refusé", "Refused"),
+                         message=exc.message,
                          retour="/admin/comptes")
     _done(f"account disabled: {login}")
-    return _page("message.html", titre="Compte désactivé",
-                 message=f"Le compte {login} est désactivé.", retour="/admin/comptes")
+    return _page("message.html", titre=langue.t("Compte désactivé", "Account disabled"),
+                 message=langue.t(f"Le compte {login} est désactivé.",
+                                  f"The account {login} is disabled."), retour="/admin/comptes")
 
 
 @BLUEPRINT.post("/comptes/<login>/reactiver")
@@ -199,11 +220,14 @@ def account_enable(login: str):
         try:
             reg.enable_user(conn, login)
         except UserError as exc:
-            return _page("message.html", 400, titre="Refusé", message=exc.message,
+            return _page("message.html", 400, titre=langue.t("Refusé", "Refused"),
+                         message=exc.message,
                          retour="/admin/comptes")
     _done(f"account enabled: {login}")
-    return _page("message.html", titre="Compte réactivé",
-                 message=f"Le compte {login} est réactivé.", retour="/admin/comptes")
+    return _page("message.html", titre=langue.t("Compte réactivé", "Account enabled"),
+                 message=langue.t(f"Le compte {login} est réactivé.",
+                                  f"The account {login} is enabled again."),
+                 retour="/admin/comptes")
 
 
 @BLUEPRINT.post("/comptes/<login>/reinitialiser")
@@ -216,10 +240,11 @@ def account_reset(login: str):
                          "handled_by = %s WHERE login = %s AND handled_at IS NULL",
                          [g.login, login])
         except UserError as exc:
-            return _page("message.html", 400, titre="Refusé", message=exc.message,
+            return _page("message.html", 400, titre=langue.t("Refusé", "Refused"),
+                         message=exc.message,
                          retour="/admin/comptes")
     _done(f"password reset: {login}")
-    return _page("mots_de_passe.html", titre="Nouveau mot de passe",
+    return _page("mots_de_passe.html", titre=langue.t("Nouveau mot de passe", "New password"),
                  comptes=[{"login": login, "full_name": "", "password": password}])
 
 
@@ -228,8 +253,9 @@ def account_reset(login: str):
 def accounts_import():
     upload = request.files.get("fichier")
     if upload is None or not upload.filename:
-        return _page("message.html", 400, titre="Import refusé",
-                     message="Choisissez le fichier CSV de la liste annexée.",
+        return _page("message.html", 400, titre=langue.t("Import refusé", "Import refused"),
+                     message=langue.t("Choisissez le fichier CSV de la liste annexée.",
+                                      "Choose the CSV file of the annexed list."),
                      retour="/admin/comptes")
     fd, name = tempfile.mkstemp(suffix=".csv")
     try:
@@ -240,7 +266,8 @@ def accounts_import():
                 report = reg.import_users(conn, Path(name),
                                           request.form.get("organisation") or None)
             except UserError as exc:
-                return _page("message.html", 400, titre="Import refusé",
+                return _page("message.html", 400,
+                             titre=langue.t("Import refusé", "Import refused"),
                              message=exc.message + (f" {exc.hint}" if exc.hint else ""),
                              retour="/admin/comptes")
     finally:
@@ -278,13 +305,16 @@ def yearly_review():
         expired = [r for r in plan.to_disable if r["refusal"] == "expired"]
         if request.method == "POST":
             if request.form.get("confirmer") != "oui":
-                return _page("message.html", 400, titre="Revue non appliquée",
-                             message="Cochez la confirmation pour appliquer la revue.",
+                return _page("message.html", 400,
+                             titre=langue.t("Revue non appliquée", "Review not applied"),
+                             message=langue.t("Cochez la confirmation pour appliquer la revue.",
+                                              "Tick the confirmation to apply the review."),
                              retour="/admin/revue")
             renewed = reg.apply_review(conn, plan)
             _done(f"yearly review applied: {len(plan.to_disable)} disabled, "
                   f"{len(renewed)} renewed")
-            return _page("mots_de_passe.html", titre="Revue annuelle appliquée",
+            return _page("mots_de_passe.html",
+                         titre=langue.t("Revue annuelle appliquée", "Yearly review applied"),
                          comptes=renewed, desactives=plan.to_disable)
     return _page("revue.html", inutilises=unused, fins=ended, expires=expired,
                  a_renouveler=plan.to_renew)
@@ -303,7 +333,8 @@ def access_log():
     try:
         filters = _log_filters()
     except UserError as exc:
-        return _page("message.html", 400, titre="Recherche refusée", message=exc.message,
+        return _page("message.html", 400, titre=langue.t("Recherche refusée", "Search refused"),
+                     message=exc.message,
                      retour="/admin/journal")
     clauses, params = [], []
     if filters["since"]:

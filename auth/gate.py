@@ -28,7 +28,7 @@ from urllib.parse import quote
 from flask import Flask, g, jsonify, redirect, request
 from flask_httpauth import HTTPBasicAuth
 
-from auth import websession
+from auth import langue, websession
 from auth.accounts import authenticate, session_account
 from auth.audit import AuditWriter
 from auth.cache import CredentialCache, RegisterListener
@@ -175,7 +175,7 @@ def install(app: Flask, settings: Settings, gate_pool: Callable,
                 if account is not None:
                     g.login, g.account, g.via_session = account.login, account, True
                     if web["must_change"] and request.path not in MUST_CHANGE_PATHS:
-                        return redirect("/mon-compte/mot-de-passe", 303)
+                        return redirect(langue.keep("/mon-compte/mot-de-passe"), 303)
                     if unsafe:
                         websession.csrf.protect()
                     return None
@@ -184,7 +184,8 @@ def install(app: Flask, settings: Settings, gate_pool: Callable,
                 # A browser opening a page: the login form, then back here. Programs
                 # (QGIS, GDAL, scripts) get the Basic challenge below.
                 target = request.full_path if request.query_string else request.path
-                return redirect(f"{LOGIN_PAGE}?suivant={quote(target, safe='/')}", 303)
+                return redirect(langue.keep(f"{LOGIN_PAGE}?suivant={quote(target, safe='/')}"),
+                                303)
         if request.method == "OPTIONS":
             # flask-httpauth lets OPTIONS through unauthenticated (for CORS preflights);
             # pygeoapi's items routes answer OPTIONS themselves, after loading the

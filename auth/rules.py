@@ -100,3 +100,32 @@ def refusal_message(refusal: str, row: dict) -> str:
     if refusal == "expired":
         return f"Compte expiré le {_d(row.get('expires_at'))}. {CONTACT}"
     return f"Accès refusé. {CONTACT}"
+
+
+CONTACT_EN = "Contact the portal's administrator (MEL)."
+# The same refusals for the web pages in English (``?lang=en``), keyed by the refusal's
+# code; HTTP basic and the JSON answers keep the French ``refusal_message``.
+REFUSALS_EN = {
+    "disabled": "Account disabled on {disabled_at}{reason}. Only the portal's administrator "
+                "can enable it again. " + CONTACT_EN,
+    "unused": "Account unused for over a year: it has just been disabled, as the convention "
+              "provides. " + CONTACT_EN,
+    "password_stale": "Password over a year old (changed on {password_changed_at}): it must be "
+                      "renewed every year. Log in to the portal in a browser (« Log in » page) to "
+                      "change it, then update it in QGIS and your scripts; or: "
+                      + CONTACT_EN[0].lower() + CONTACT_EN[1:],
+    "assignment_ended": "The assignment of {organisation} ended on {assignment_ends_on}: third "
+                        "parties' access stops at the end of their assignment. " + CONTACT_EN,
+    "expired": "Account expired on {expires_at}. " + CONTACT_EN,
+}
+
+
+def refusal_message_en(refusal: str, row: dict) -> str:
+    """``refusal_message`` in English, for the web pages asked with ``?lang=en``."""
+    text = REFUSALS_EN.get(refusal, "Access refused. " + CONTACT_EN)
+    return text.format(
+        disabled_at=_d(row.get("disabled_at")),
+        reason=f" ({row['disabled_reason']})" if row.get("disabled_reason") else "",
+        password_changed_at=_d(row.get("password_changed_at")),
+        organisation=row.get("organisation"), assignment_ends_on=_d(row.get("assignment_ends_on")),
+        expires_at=_d(row.get("expires_at")))

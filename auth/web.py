@@ -12,6 +12,9 @@
   password (argon2id, the administrator's strength rules).
 - ``/mot-de-passe-oublie``: records a request that the administrator sees; the answer
   is the same whatever is typed.
+- French by default, English with ``?lang=en`` as the home page (``auth.langue``): the
+  forms and the redirects keep it; the refusals of the register are shown in English by
+  their code; the other messages of ``auth.accounts`` (change of password) stay French.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from flask import Blueprint, Flask, current_app, g, redirect, render_template, r
 from flask_wtf.csrf import CSRFError
 from psycopg.rows import dict_row
 
-from auth import websession
+from auth import langue, websession
 from auth.accounts import authenticate, change_password
 from auth.notify import notify_password_request
 from auth.register import MIN_PASSWORD_LENGTH, ROLES
@@ -37,6 +40,8 @@ BLUEPRINT = Blueprint("compte", __name__, template_folder=str(Path(__file__).par
 
 BAD_CREDENTIALS = ("Identifiant ou mot de passe incorrect. Un compte personnel est délivré par "
                    "l'administrateur du portail (MEL).")
+BAD_CREDENTIALS_EN = ("Wrong login or password. A personal account is given by the portal's "
+                      "administrator (MEL).")
 
 
 def _pool():
@@ -69,9 +74,11 @@ def _audit_login(login: str | None, status: int, started: float) -> None:
 @BLUEPRINT.get("/connexion")
 def login_form():
     if session.get("login") and websession.current():
-        return redirect(_next_page(request.args.get("suivant")), 303)
+        return redirect(langue.keep(_next_page(request.args.get("suivant"))), 303)
     expired = session.pop("expiree", False)
-    message = ("Votre session a expiré après une période d'inactivité : reconnectez-vous."
+    message = (langue.t("Votre session a expiré après une période d'inactivité : "
+                        "reconnectez-vous.",
+                        "Your session expired after a period of inactivity: log in again.")
                if expired else None)
     return _html(render_template("compte/connexion.html", message=message,
                                  suivant=_next_page(request.args.get("suivant")), login=""))
@@ -89,34 +96,37 @@ def login_submit():
                                      login=login), status)
 
     if not login or not password:
-        return again("Saisissez votre identifiant et votre mot de passe.", 400)
+        return again(langue.t("Saisissez votre identifiant et votre mot de passe.",
+                              "Type your login and your password."), 400)
     address = request.remote_addr or "0.0.0.0"
     with _pool().connection() as conn:
         outcome = authenticate(conn, login, password, address)
     if outcome.kind == "locked":
         _audit_login(outcome.known_login, 429, started)
-        return again("Trop de tentatives de connexion échouées : réessayez dans "
-                     f"{outcome.retry_after} secondes.", 429)
+        return again(langue.t("Trop de tentatives de connexion échouées : réessayez dans "
+                              f"{outcome.retry_after} secondes.",
+                              f"Too many failed logins: try again in {outcome.retry_after} "
+                              "seconds."), 429)
     if outcome.kind == "refused" and outcome.refusal == "password_stale":
         # Asked to change it now, instead of being refused (the password is right).
         websession.start(login, outcome.password_changed_at, must_change=True)
         _audit_login(login, 303, started)
-        return redirect("/mon-compte/mot-de-passe", 303)
+        return redirect(langue.keep("/mon-compte/mot-de-passe"), 303)
     if outcome.kind == "refused":
         _audit_login(login, 401, started)
-        return again(outcome.message, 401)
+        return again(langue.t(outcome.message, outcome.message_en or outcome.message), 401)
     if outcome.kind != "ok":
         _audit_login(outcome.known_login, 401, started)
-        return again(BAD_CREDENTIALS, 401)
+        return again(langue.t(BAD_CREDENTIALS, BAD_CREDENTIALS_EN), 401)
     websession.start(outcome.account.login, outcome.password_changed_at)
     _audit_login(outcome.account.login, 303, started)
-    return redirect(target, 303)
+    return redirect(langue.keep(target), 303)
 
 
 @BLUEPRINT.post("/deconnexion")
 def logout():
     websession.end()
-    return redirect("/connexion?au-revoir=1", 303)
+    return redirect(langue.keep("/connexion?au-revoir=1"), 303)
 
 
 def _account_row(conn: psycopg.Connection, login: str) -> dict:
@@ -132,14 +142,15 @@ def _account_row(conn: psycopg.Connection, login: str) -> dict:
         logins = cur.execute("SELECT * FROM register.gate_recent_logins(%s, 10)",
                              [login]).fetchall()
     row["logins"] = logins
-    row["role_label"] = ROLES.get(row["role"], row["role"])
+    row["role_label"] = (langue.ROLES_EN if langue.english() else ROLES).get(row["role"],
+                                                                           row["role"])
     return row
 
 
 @BLUEPRINT.get("/mon-compte")
 def my_account():
     if not g.get("via_session") and not g.get("login"):
-        return redirect("/connexion?suivant=/mon-compte", 303)
+        return redirect(langue.keep("/connexion?suivant=/mon-compte"), 303)
     with _pool().connection() as conn:
         row = _account_row(conn, g.login)
     return _html(render_template("compte/mon_compte.html", compte=row,
@@ -194,10 +205,12 @@ def forgotten():
 
 def _csrf_refused(exc: CSRFError):
     LOGGER.warning("CSRF token refused: %s %s", request.method, request.path)
-    return _html(render_template("compte/erreur.html", titre="Formulaire refusé",
-                                 message="Le formulaire a expiré ou ne vient pas de ce site "
-                                         "(jeton de sécurité absent ou invalide). Rechargez la "
-                                         "page et recommencez."), 400)
+    return _html(render_template(
+        "compte/erreur.html", titre=langue.t("Formulaire refusé", "Form refused"),
+        message=langue.t("Le formulaire a expiré ou ne vient pas de ce site (jeton de sécurité "
+                         "absent ou invalide). Rechargez la page et recommencez.",
+                         "The form expired or does not come from this site (security token "
+                         "missing or invalid). Reload the page and try again.")), 400)
 
 
 def register(app: Flask, gate_pool, public_url: str = "") -> None:
@@ -205,6 +218,8 @@ def register(app: Flask, gate_pool, public_url: str = "") -> None:
     app.extensions["portail_compte"] = {"gate_pool": gate_pool, "url": public_url}
     app.register_blueprint(BLUEPRINT)
     app.register_error_handler(CSRFError, _csrf_refused)
+
+    app.context_processor(langue.template_values)
 
     @app.context_processor
     def _signed_in():

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Real clients used by the test suite: QGIS (python3-qgis, headless), GDAL (ogr2ogr),
 # Chromium (headless browser checks of the pages, driven by Playwright) and LibreOffice
-# (opens the exported workbooks, as a real spreadsheet program would), poppler (PDF checks).
+# (opens the exported workbooks, as a real spreadsheet program would), poppler (PDF checks),
+# R with sf (the training page's R example, run by tests/test_accueil.py).
 # On Debian/Ubuntu as root, installs them with apt; otherwise prints the exact command.
 set -euo pipefail
-packages="python3-qgis qgis-providers gdal-bin chromium chromium-driver libreoffice-calc-nogui poppler-utils"
+packages="python3-qgis qgis-providers gdal-bin chromium chromium-driver libreoffice-calc-nogui poppler-utils r-cran-sf"
 
 have() {
   /usr/bin/python3 -c "import qgis.core" >/dev/null 2>&1 && command -v ogr2ogr >/dev/null 2>&1 \
     && command -v chromium >/dev/null 2>&1 && command -v soffice >/dev/null 2>&1 \
-    && command -v pdftoppm >/dev/null 2>&1
+    && command -v pdftoppm >/dev/null 2>&1 && command -v Rscript >/dev/null 2>&1
 }
 have && exit 0
 

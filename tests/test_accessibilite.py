@@ -15,9 +15,12 @@ from carte.vendor import VENDOR_DIR
 AXE = VENDOR_DIR / "axe-core" / "axe.min.js"
 ORG = "MEL (tests accessibilité)"
 
-PUBLIC = ["/", "/?lang=en", "/aide/", "/aide/?lang=en", "/connexion", "/mot-de-passe-oublie"]
-SIGNED_IN = ["/carte", "/mon-compte", "/mon-compte/mot-de-passe", "/admin/", "/admin/comptes",
-             "/admin/organisations", "/admin/revue", "/admin/journal"]
+PUBLIC = ["/", "/?lang=en", "/aide/", "/aide/?lang=en", "/connexion", "/connexion?lang=en",
+          "/mot-de-passe-oublie", "/mot-de-passe-oublie?lang=en"]
+SIGNED_IN = ["/carte", "/mon-compte", "/mon-compte?lang=en", "/mon-compte/mot-de-passe",
+             "/mon-compte/mot-de-passe?lang=en", "/admin/", "/admin/?lang=en", "/admin/comptes",
+             "/admin/comptes?lang=en", "/admin/organisations", "/admin/organisations?lang=en",
+             "/admin/revue", "/admin/revue?lang=en", "/admin/journal", "/admin/journal?lang=en"]
 
 
 @pytest.fixture(scope="module")

@@ -84,6 +84,14 @@ def test_every_admin_flow(anonymous_page, live_server, admin, settings, tmp_path
     submit(page, "#form-organisation")
     assert "enregistrée" in page.inner_text("#message")
     assert BUREAU in page.inner_text("#organisations")
+    bureau_id = conn.execute("SELECT organisation_id FROM register.organisation WHERE name = %s",
+                             [BUREAU]).fetchone()[0]
+    page.fill(f"#fin-{bureau_id}", "2031-01-31")
+    page.click(f"form[action='/admin/organisations/{bureau_id}/fin-mission'] button")
+    page.wait_for_load_state("networkidle")
+    assert "Fin de mission enregistrée" in page.inner_text("h1")
+    assert conn.execute("SELECT assignment_ends_on FROM register.organisation WHERE name = %s",
+                        [BUREAU]).fetchone()[0] == date(2031, 1, 31)
 
     # An account, created from the console: its password shown once.
     page.goto(f"{live_server}/admin/comptes")
@@ -161,6 +169,11 @@ def test_every_admin_flow(anonymous_page, live_server, admin, settings, tmp_path
     conn.execute("SELECT register.gate_request_password('simple.partenaire', '127.0.0.1')")
     page.goto(f"{live_server}/admin/")
     assert "simple.partenaire" in page.inner_text("#demandes")
+    page.click("#demandes tr:has-text('simple.partenaire') button:has-text('Marquer traitée')")
+    page.wait_for_load_state("networkidle")
+    assert "traitée" in page.inner_text("#message")
+    assert conn.execute("SELECT handled_by FROM register.password_request WHERE login = "
+                        "'simple.partenaire'").fetchone()[0] == "anne.console"
 
     # The access log: every action, with the administrator's login and its object.
     routes = set()
@@ -206,3 +219,66 @@ def test_admin_forms_need_the_csrf_token(live_server, admin):
     assert answer.status_code == 400
     assert admin["conn"].execute("SELECT disabled_at FROM register.account WHERE login = "
                                  "'simple.partenaire'").fetchone()[0] is None
+
+
+ENGLISH = {  # page: (English labels that must be there, French labels that must not)
+    "/admin/": (["The portal's administration", "Password requests", "Yearly review",
+                 "Dashboard", "Accounts", "Access log"],
+                ["Administration du portail", "Demandes de mot de passe", "Tableau de bord",
+                 "Journal des accès"]),
+    "/admin/comptes": (["Accounts", "Search for", "Status", "Last login", "Create an account",
+                        "Full name", "Role", "<td>partner</td>", "Create the account", "Disable",
+                        "New password", "Welcome letter (PDF)", "Import", "active"],
+                       ["Rechercher", "Statut", "Dernière connexion", "Créer un compte",
+                        "Nom et prénom", "Rôle", "<td>partenaire</td>", "Désactiver",
+                        "Nouveau mot de passe", "Lettre d'accueil", "Importer"]),
+    "/admin/organisations": (["Signatory organisations", "Kind", "End of assignment",
+                              "Active accounts", "Record an organisation",
+                              "Convention signed on", "social landlord", "Record"],
+                             ["Organisations signataires", "Fin de mission", "Comptes actifs",
+                              "Enregistrer", "Convention signée le", "bailleur social"]),
+    "/admin/revue": (["Yearly review of the accounts", "Accounts unused for a year",
+                      "Expired accounts", "Apply the review", "I have checked these lists"],
+                     ["Revue annuelle des comptes", "Comptes inutilisés", "Comptes expirés",
+                      "Appliquer la revue", "J'ai vérifié"]),
+    "/admin/journal": (["Access log", "Login", "Since", "Until", "Search", "Export as CSV",
+                        "Time", "Method"],
+                       ["Journal des accès", "Identifiant", "Depuis", "Jusqu'au", "Chercher",
+                        "Exporter en CSV", "Horodatage", "Méthode"]),
+}
+
+
+def test_console_in_english_on_demand(live_server, admin):
+    """French first, English with ``?lang=en``: every page of the console, its forms and
+    links keep the language; the answers to its actions too."""
+    basic = ("anne.console", admin["password"])
+    for path, (labels, french) in ENGLISH.items():
+        page = requests.get(f"{live_server}{path}", auth=basic)
+        assert page.status_code == 200 and '<html lang="fr">' in page.text, path
+        assert all(word in page.text for word in french), path
+        assert f'href="{path}?lang=en"' in page.text, path
+        page = requests.get(f"{live_server}{path}", params={"lang": "en"}, auth=basic)
+        assert page.status_code == 200 and '<html lang="en">' in page.text, path
+        assert page.headers["Cache-Control"] == "private, no-store"
+        missing = [word for word in labels if word not in page.text]
+        left = [word for word in french if word in page.text]
+        assert not missing and not left, (path, missing, left)
+        assert f'<a href="{path}" lang="fr" hreflang="fr" id="langue">Français</a>' \
+            in page.text, path
+    # Links and forms keep the language.
+    page = requests.get(f"{live_server}/admin/comptes", params={"lang": "en"}, auth=basic).text
+    assert 'action="/admin/comptes?lang=en"' in page and 'href="/admin/journal?lang=en"' in page
+    assert 'action="/admin/comptes/simple.partenaire/reinitialiser?lang=en"' in page
+    # A search keeps it (the GET forms carry it) and the switch keeps the search.
+    page = requests.get(f"{live_server}/admin/journal", auth=basic,
+                        params={"identifiant": "x", "lang": "en"}).text
+    assert '<input type="hidden" name="lang" value="en">' in page
+    assert 'href="/admin/journal?identifiant=x"' in page
+    # An answer to an action, in English: a refused search.
+    refused = requests.get(f"{live_server}/admin/journal", auth=basic,
+                           params={"depuis": "hier", "lang": "en"})
+    assert refused.status_code == 400 and '<html lang="en">' in refused.text
+    assert "Search refused" in refused.text and "Invalid date" in refused.text
+    assert 'href="/admin/journal?lang=en">Back</a>' in refused.text
+    french = requests.get(f"{live_server}/admin/journal", auth=basic, params={"depuis": "hier"})
+    assert "Recherche refusée" in french.text and "Date invalide" in french.text

@@ -84,6 +84,8 @@ def test_login_form_opens_a_session_that_reads_data(live_server, people):
     assert items.headers["Cache-Control"] == "private, no-store"
     assert session.get(f"{live_server}/dictionnaire").status_code == 200
     assert session.get(f"{live_server}/carte").status_code == 200
+    fiche = session.get(f"{live_server}/fiche/commune/59350", params={"f": "html"})
+    assert fiche.status_code == 200 and "59350" in fiche.text
     # Public pages show who is signed in (the menu), without data.
     home = session.get(f"{live_server}/", headers={"Accept": "text/html"})
     assert "Mon compte (anne.web)" in home.text
@@ -300,3 +302,115 @@ def test_forgotten_password_requests_are_bounded_per_address(live_server, people
                                 "WHERE address = '127.0.1.20'").fetchone()[0]
     assert count == 5
     people.conn.execute("DELETE FROM register.password_request WHERE address = '127.0.1.20'")
+
+
+def test_the_form_applies_the_brute_force_rules(live_server, people):
+    password = people("lucie.web")
+    answers = [sign_in(live_server, "lucie.web", f"guess number {i}",
+                       address="127.0.1.30")[1].status_code for i in range(5)]
+    assert answers == [401] * 5
+    _, locked = sign_in(live_server, "lucie.web", password, address="127.0.1.30")
+    assert locked.status_code == 429 and "Trop de tentatives" in locked.text
+    # The same lock holds basic authentication from that address.
+    with requests.Session() as session:
+        session.mount("http://", SourceAddress("127.0.1.30"))
+        assert session.get(f"{live_server}/collections", params={"f": "json"},
+                           auth=("lucie.web", password)).status_code == 429
+
+
+def english(answer) -> str:
+    """The text of an English page (``?lang=en``): ``<html lang="en">``, Content-Language."""
+    assert answer.status_code in (200, 400, 401), answer.status_code
+    assert '<html lang="en">' in answer.text, answer.url
+    return answer.text
+
+
+def test_pages_are_french_by_default_and_english_on_demand(live_server, people):
+    """« French first (English switch) »: the login, forgotten password, account and
+    password pages, their forms, messages and redirects, in English with ``?lang=en``."""
+    password = people("olga.web")
+    form = requests.get(f"{live_server}/connexion")
+    assert '<html lang="fr">' in form.text and "Mot de passe oublié ?" in form.text
+    assert 'href="/connexion?lang=en"' in form.text and ">English</a>" in form.text
+    text = english(requests.get(f"{live_server}/connexion", params={"lang": "en"}))
+    for label in ("Login", "Password", "Log in", "Forgotten password?", ">Français</a>"):
+        assert label in text, label
+    for french in ("Identifiant", "Mot de passe", "Se connecter", "Mot de passe oublié"):
+        assert french not in text, french
+    assert 'action="/connexion?lang=en"' in text
+    # A wrong password: the answer in English too.
+    session = requests.Session()
+    form = session.get(f"{live_server}/connexion", params={"lang": "en"})
+    wrong = session.post(f"{live_server}/connexion?lang=en",
+                         data={"csrf_token": token(form.text), "identifiant": "olga.web",
+                               "mot_de_passe": "wrong " + password})
+    assert wrong.status_code == 401 and "Wrong login or password" in english(wrong)
+    assert "incorrect" not in wrong.text
+    # Signed in from the English form: the next page stays English.
+    answer = session.post(f"{live_server}/connexion?lang=en", allow_redirects=False,
+                          data={"csrf_token": token(form.text), "identifiant": "olga.web",
+                                "mot_de_passe": password, "suivant": "/mon-compte"})
+    assert answer.status_code == 303 and answer.headers["Location"] == "/mon-compte?lang=en"
+    text = english(session.get(f"{live_server}/mon-compte", params={"lang": "en"}))
+    for label in ("My account", "Login", "Role", "partner", "Change password", "Last logins",
+                  "Log out", "Data dictionary", "Training materials"):
+        assert label in text, label
+    for french in ("Mon compte", "Rôle", "partenaire", "Changer de mot de passe",
+                   "Dernières connexions", "Se déconnecter", "Supports de formation"):
+        assert french not in text, french
+    french_page = session.get(f"{live_server}/mon-compte")
+    assert '<html lang="fr">' in french_page.text and "Dernières connexions" in french_page.text
+    text = english(session.get(f"{live_server}/mon-compte/mot-de-passe",
+                               params={"lang": "en"}))
+    for label in ("Change password", "Current password", "New password, again",
+                  "Change the password"):
+        assert label in text, label
+    for french in ("Mot de passe actuel", "Nouveau mot de passe", "Changer le mot de passe"):
+        assert french not in text, french
+    assert 'action="/mon-compte/mot-de-passe?lang=en"' in text
+    done = session.post(f"{live_server}/mon-compte/mot-de-passe?lang=en",
+                        data={"csrf_token": token(text), "actuel": password,
+                              "nouveau": "olga's English password",
+                              "confirmation": "olga's English password"})
+    assert "Password changed" in english(done) and "Mot de passe changé" not in done.text
+    out = session.post(f"{live_server}/deconnexion?lang=en", allow_redirects=False,
+                       data={"csrf_token": token(done.text)})
+    assert out.headers["Location"] == "/connexion?au-revoir=1&lang=en"
+    assert "You are logged out." in english(session.get(live_server + out.headers["Location"]))
+    # Forgotten password.
+    french_page = requests.get(f"{live_server}/mot-de-passe-oublie")
+    assert '<html lang="fr">' in french_page.text and "Envoyer la demande" in french_page.text
+    with requests.Session() as other:
+        form = other.get(f"{live_server}/mot-de-passe-oublie", params={"lang": "en"})
+        text = english(form)
+        for label in ("Forgotten password", "Login or e-mail address", "Send the request"):
+            assert label in text, label
+        for french in ("Mot de passe oublié", "Identifiant ou adresse", "Envoyer la demande"):
+            assert french not in text, french
+        sent = other.post(f"{live_server}/mot-de-passe-oublie?lang=en",
+                          data={"csrf_token": token(form.text),
+                                "identifiant": "nobody.english@wasquehal.example"})
+        assert "Request recorded" in english(sent) and "Demande enregistrée" not in sent.text
+    # A page asked without a session: the login form in the language asked.
+    page = requests.get(f"{live_server}/mon-compte", params={"lang": "en"}, headers=NAVIGATE,
+                        allow_redirects=False)
+    assert page.status_code == 303 and page.headers["Location"].endswith("lang=en")
+
+
+def test_register_refusal_in_english_on_the_english_form(live_server, people):
+    """A refusal of the register (by its code) in English on the English form; French on
+    the French form and to basic authentication."""
+    password = people("pablo.web")
+    register.disable_user(people.conn, "pablo.web", "départ")
+    session = requests.Session()
+    form = session.get(f"{live_server}/connexion", params={"lang": "en"})
+    refused = session.post(f"{live_server}/connexion?lang=en",
+                           data={"csrf_token": token(form.text), "identifiant": "pablo.web",
+                                 "mot_de_passe": password})
+    assert refused.status_code == 401
+    assert "Account disabled on" in english(refused) and "(départ)" in refused.text
+    _, french = sign_in(live_server, "pablo.web", password)
+    assert french.status_code == 401 and "Compte désactivé le" in french.text
+    basic = requests.get(f"{live_server}/collections", params={"f": "json"},
+                         auth=("pablo.web", password))
+    assert basic.status_code == 401 and "Compte désactivé" in basic.text

@@ -136,11 +136,42 @@ def test_change_of_password_in_the_browser(anonymous_page, live_server, people):
     clean(page)
 
 
-@pytest.mark.parametrize("path", ["/connexion", "/mot-de-passe-oublie"])
+@pytest.mark.parametrize("path", ["/connexion", "/mot-de-passe-oublie",
+                                  "/connexion?lang=en", "/mot-de-passe-oublie?lang=en"])
 def test_public_pages_are_clean(anonymous_page, live_server, path):
     page = anonymous_page
     response = page.goto(live_server + path)
     page.wait_for_load_state("networkidle")
     assert response.status == 200
     assert "Source : Portail cartographique" in page.inner_text("footer")
+    clean(page)
+
+
+def test_english_switch_by_keyboard(anonymous_page, live_server, people):
+    """The switch is a link reached with Tab and followed with Enter; the login done in
+    English leads to « My account » in English, and the switch brings French back."""
+    page = anonymous_page
+    password = people("oscar.nav")
+    page.goto(f"{live_server}/connexion?suivant=/mon-compte")
+    assert page.get_attribute("html", "lang") == "fr"
+    for _ in range(40):       # backwards from the login field (autofocus), through the menu
+        page.keyboard.press("Shift+Tab")
+        if page.evaluate("document.activeElement.id") == "langue":
+            break
+    else:
+        raise AssertionError("the English switch is not reached with the keyboard")
+    page.keyboard.press("Enter")
+    page.wait_for_load_state("networkidle")
+    assert page.get_attribute("html", "lang") == "en" and "lang=en" in page.url
+    assert "suivant=" in page.url           # the switch keeps the page's parameters
+    assert page.inner_text("h1") == "Log in"
+    page.fill("#identifiant", "oscar.nav")
+    page.fill("#mot_de_passe", password)
+    page.click("#form-connexion button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert page.url.endswith("/mon-compte?lang=en")
+    assert page.get_attribute("html", "lang") == "en" and page.inner_text("h1") == "My account"
+    page.click("#langue")
+    page.wait_for_load_state("networkidle")
+    assert page.get_attribute("html", "lang") == "fr" and page.inner_text("h1") == "Mon compte"
     clean(page)
