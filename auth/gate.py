@@ -101,8 +101,11 @@ def install(app: Flask, settings: Settings, gate_pool: Callable,
         g.outcome = None
         if not login:
             return None   # no credentials: challenge without spending a hash
+        if "\x00" in login or "\x00" in password:
+            return None   # no account has one; keeps the key spaces below apart
         address = request.remote_addr or "0.0.0.0"
-        key = cache.key(f"{login}\x00{password}")   # a keyed hash, never the password
+        # A keyed hash, never the password; "basic" and "session" keys never meet.
+        key = cache.key(f"basic\x00{login}\x00{password}")
         account = cache.get(key)
         if account is not None and not cache.is_locked(account.login, address):
             g.login, g.account = account.login, account
@@ -142,7 +145,7 @@ def install(app: Flask, settings: Settings, gate_pool: Callable,
 
     def _session_account(web: dict):
         """The account of a signed-in browser session, if the register still allows it."""
-        key = cache.key(f"session\x00{web['login']}\x00{web['pwd']}")
+        key = cache.key(f"session\x00{len(web['login'])}\x00{web['login']}\x00{web['pwd']}")
         if not web["must_change"]:
             account = cache.get(key)
             if account is not None:
@@ -164,6 +167,12 @@ def install(app: Flask, settings: Settings, gate_pool: Callable,
         g.via_session = False
         basic_given = "Authorization" in request.headers
         unsafe = request.method not in SAFE_METHODS
+        if unsafe and request.headers.get("Sec-Fetch-Site") in ("cross-site", "same-site"):
+            # A form or script of another site: a browser adds the Basic credentials it
+            # remembers to it, which the CSRF token (checked for sessions only) would
+            # not stop. QGIS, GDAL and scripts send no Sec-Fetch-Site.
+            return jsonify({"code": "Forbidden", "description": "Requête d'un autre site "
+                                                                "refusée."}), 403
         if is_public(request.path):
             if unsafe and not basic_given:
                 websession.csrf.protect()

@@ -30,6 +30,9 @@ COOKIE_NAME = "portail_session"
 # The session's last-seen time is rewritten at most this often (one Set-Cookie a minute,
 # not one per map tile).
 TOUCH_SECONDS = 60
+# A session ends after this long whatever its activity: a copied cookie replayed within
+# the idle timeout does not live for ever (the cookie is the whole session).
+MAX_SESSION_SECONDS = 12 * 3600
 
 csrf = CSRFProtect()
 
@@ -106,7 +109,8 @@ def current() -> dict | None:
     if not login:
         return None
     now = int(time.time())
-    if now - int(session.get("vu", 0)) > idle_seconds():
+    if now - int(session.get("vu", 0)) > idle_seconds() \
+            or now - int(session.get("depuis", 0)) > MAX_SESSION_SECONDS:
         session.clear()
         session["expiree"] = True
         return None

@@ -187,6 +187,53 @@ def test_idle_timeout(live_server, people, settings):
     assert session.get(f"{live_server}/collections", params={"f": "json"}).status_code == 401
 
 
+def test_a_session_ends_after_its_maximum_length_whatever_its_activity(live_server, people,
+                                                                       settings):
+    """A copied cookie replayed within the idle timeout does not live for ever."""
+    password = people("yann.web")
+    session, _ = sign_in(live_server, "yann.web", password)
+    cookie = session.cookies.get("portail_session")
+    session.cookies.clear()
+    session.cookies.set("portail_session", _forge(settings, cookie, depuis=-13 * 3600))
+    assert session.get(f"{live_server}/collections", params={"f": "json"}).status_code == 401
+    session.cookies.clear()
+    session.cookies.set("portail_session", _forge(settings, cookie, depuis=-11 * 3600))
+    assert session.get(f"{live_server}/collections", params={"f": "json"}).status_code == 200
+
+
+def test_basic_credentials_never_reach_a_sessions_cache_entry(live_server, people, settings):
+    """The gate caches checked Basic credentials and browser sessions: a Basic login
+    « session » with the password « <login>\\0<stamp> » (the stamp is readable in the
+    signed cookie) must not be taken for the signed-in user."""
+    password = people("zoe.web")
+    session, _ = sign_in(live_server, "zoe.web", password)
+    for _ in range(8):   # the session cached by every worker of the server
+        assert session.get(f"{live_server}/collections", params={"f": "json"}).status_code == 200
+    from flask.sessions import SecureCookieSessionInterface as Interface
+    app = Flask("read")
+    app.secret_key = (settings.state_dir / "session.key").read_bytes().strip()
+    stamp = Interface().get_signing_serializer(app).loads(
+        session.cookies.get("portail_session"))["pwd"]
+    for login, secret in [("session", f"zoe.web\x00{stamp}"),
+                          ("session\x00zoe.web", stamp)] * 4:
+        answer = requests.get(f"{live_server}/collections", params={"f": "json"},
+                              auth=(login, secret))
+        assert answer.status_code in (401, 429), (login, answer.status_code)
+
+
+def test_a_cross_site_post_is_refused_even_with_basic_credentials(live_server, people):
+    """A browser adds the Basic credentials it remembers to another site's form: an
+    unsafe request from another site is refused whatever its authentication."""
+    password = people("jade.web")
+    answer = requests.post(f"{live_server}/mon-compte/mot-de-passe", auth=("jade.web", password),
+                           headers={"Sec-Fetch-Site": "cross-site"},
+                           data={"actuel": password, "nouveau": "x", "confirmation": "x"})
+    assert answer.status_code == 403
+    same = requests.post(f"{live_server}/processes/export/execution", auth=("jade.web", password),
+                         headers={"Sec-Fetch-Site": "same-origin"}, json={"inputs": {}})
+    assert same.status_code != 403
+
+
 def test_change_of_password(live_server, people):
     password = people("fanny.web")
     session, page = sign_in(live_server, "fanny.web", password)
