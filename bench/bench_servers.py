@@ -48,6 +48,7 @@ import time
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 import requests
 import yaml
 
@@ -84,19 +85,24 @@ def national_table(owner_dsn: str, tiles: int) -> int:
             "SELECT attname FROM pg_attribute WHERE attrelid = 'diffusion.parc_residence'::regclass "
             "AND attnum > 0 AND NOT attisdropped ORDER BY attnum")]
         plain = [c for c in columns if c not in ("id", "geom", "geom_4326")]
-        conn.execute(f"DROP TABLE IF EXISTS diffusion.{NATIONAL}")
-        conn.execute(f"""
-            CREATE TABLE diffusion.{NATIONAL} AS
-            SELECT r.id || '-t' || t.k AS id, {', '.join('r.' + c for c in plain)},
-                   ST_Translate(r.geom, -(t.k % 8) * 60000, -(t.k / 8) * 60000)::geometry(Point, 2154) AS geom,
-                   ST_Transform(ST_Translate(r.geom, -(t.k % 8) * 60000, -(t.k / 8) * 60000), 4326)::geometry(Point, 4326) AS geom_4326
-            FROM diffusion.{VIEW} r, generate_series(0, {int(tiles) - 1}) AS t(k)""")
-        conn.execute(f"ALTER TABLE diffusion.{NATIONAL} ADD PRIMARY KEY (id)")
-        conn.execute(f"CREATE INDEX ON diffusion.{NATIONAL} (millesime, residence_id)")
-        conn.execute(f"CREATE INDEX ON diffusion.{NATIONAL} USING gist (geom)")
-        conn.execute(f"CREATE INDEX ON diffusion.{NATIONAL} USING gist (geom_4326)")
-        conn.execute(f"ANALYZE diffusion.{NATIONAL}")
-        return conn.execute(f"SELECT count(*) FROM diffusion.{NATIONAL}").fetchone()[0]
+        table, view = sql.Identifier("diffusion", NATIONAL), sql.Identifier("diffusion", VIEW)
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
+        shifted = sql.SQL("ST_Translate(r.geom, -(t.k %% 8) * 60000, -(t.k / 8) * 60000)")
+        conn.execute(sql.SQL("""
+            CREATE TABLE {table} AS
+            SELECT r.id || '-t' || t.k AS id, {columns},
+                   {shifted}::geometry(Point, 2154) AS geom,
+                   ST_Transform({shifted}, 4326)::geometry(Point, 4326) AS geom_4326
+            FROM {view} r, generate_series(0, %s) AS t(k)""").format(
+                table=table, view=view, shifted=shifted,
+                columns=sql.SQL(", ").join(sql.Identifier("r", c) for c in plain)),
+            [int(tiles) - 1])
+        conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (id)").format(table))
+        conn.execute(sql.SQL("CREATE INDEX ON {} (millesime, residence_id)").format(table))
+        conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(table))
+        conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom_4326)").format(table))
+        conn.execute(sql.SQL("ANALYZE {}").format(table))
+        return conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)).fetchone()[0]
 
 
 def random_boxes(n: int, tiles: int, seed: int) -> list[str]:
@@ -274,7 +280,7 @@ def main() -> None:
     from portail.settings import GATE_ROLE, OWNER_ROLE, SERVICE_ROLE, load_settings
     demo = load_settings()
     with psycopg.connect(demo.owner_dsn()) as conn:
-        rows = conn.execute(f"SELECT count(*) FROM diffusion.{VIEW} WHERE millesime = %s",
+        rows = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE millesime = %s").format(sql.Identifier("diffusion", VIEW)),
                             [MILLESIME]).fetchone()[0]
     if not rows:
         raise SystemExit(f"diffusion.{VIEW} n'a pas de millésime {MILLESIME} : lancez sur la base "
@@ -451,7 +457,7 @@ def main() -> None:
                 os.killpg(p.pid, 9)
         if not args.skip_national:
             with psycopg.connect(demo.owner_dsn(), autocommit=True) as conn:
-                conn.execute(f"DROP TABLE IF EXISTS diffusion.{NATIONAL}")
+                conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier("diffusion", NATIONAL)))
         try:
             with psycopg.connect(demo.owner_dsn(), autocommit=True) as conn:
                 conn.execute("UPDATE register.account SET disabled_at = now() "

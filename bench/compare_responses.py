@@ -76,6 +76,7 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 import psycopg
+from psycopg import sql
 import requests
 import yaml
 
@@ -395,8 +396,9 @@ def compare_schema(args) -> "Result":
     scratch = "portail_compare_before"
     say(f"schema: the before tree's migrations on a scratch database ({scratch}) …")
     with psycopg.connect(admin_dsn(args.state_dir, "postgres"), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {scratch}")
-        conn.execute(f"CREATE DATABASE {scratch} ENCODING 'UTF8' TEMPLATE template0")
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(scratch)))
+        conn.execute(sql.SQL("CREATE DATABASE {} ENCODING 'UTF8' TEMPLATE template0").format(
+            sql.Identifier(scratch)))
     try:
         env = tree_env(args.before, args.state_dir,
                        DATABASE_URL=admin_dsn(args.state_dir, scratch))
@@ -405,7 +407,7 @@ def compare_schema(args) -> "Result":
         after = catalogue(admin_dsn(args.state_dir))
     finally:
         with psycopg.connect(admin_dsn(args.state_dir, "postgres"), autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {scratch}")
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(scratch)))
     req = Req("schema: catalogue", "SCHEMA", "")
     a, b = Answer(0, {}, _catalogue_text(before), before), Answer(0, {}, _catalogue_text(after), after)
     views = sum(1 for k in after if k.startswith(("view ", "matview ")))
