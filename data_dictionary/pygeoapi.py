@@ -26,6 +26,7 @@ CRS_LIST = [
 ]
 GEOMETRY_COLUMN = "geom"     # storage geometry (EPSG:2154) of every diffusion view
 PORTAL_URL = "${PORTAIL_URL:-http://127.0.0.1:5000}"
+STYLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/styles"   # OGC API - Styles
 LICENCE_URL = "https://www.lillemetropole.fr"
 HEADER = ("# GENERATED FILE - do not edit. Source: data_dictionary/ (themes/*.yml and\n"
           "# pygeoapi-base.yml). Regenerate with `portail-lls config generate`;\n"
@@ -53,6 +54,9 @@ def collection(layer: Layer) -> dict:
          "title": "Convention d'accès au portail (usage professionnel, diffusion brute interdite)",
          "href": LICENCE_URL, "hreflang": "fr-FR"},
     ]
+    links.append({"type": "application/json", "rel": STYLES_REL,
+                  "title": "Styles de la couche (QGIS QML, SLD 1.1)",
+                  "href": f"{PORTAL_URL}/collections/{layer.name}/styles", "hreflang": "fr-FR"})
     if source.url:
         links.append({"type": "text/html", "rel": "via", "title": source.producer.fr,
                       "href": source.url, "hreflang": "fr-FR"})

@@ -12,8 +12,9 @@ gunicorn runs ``portail.app:create_app()``. The parts, in the order their hooks 
 3. pygeoapi with the portal's patches (OGC API Features and Processes) —
    ``portail.pygeoapi_seam``;
 4. the data dictionary pages, the map, the home page and the training pages (``/``
-   for browsers; pygeoapi's landing page for programs), the descriptive sheets and
-   the job queue's metrics — each part's ``register``;
+   for browsers; pygeoapi's landing page for programs), the descriptive sheets, the
+   job queue's metrics, the layers' styles and the QGIS project — each part's
+   ``register``;
 5. what is common to every answer: ``Cache-Control: private, no-store`` on what
    the gate protects, a 503 with ``Retry-After`` when the database cannot answer,
    ``/health``.
@@ -64,6 +65,7 @@ def build_app(settings: Settings, gate: bool) -> Flask:
     import carte.web
     import data_dictionary.web
     import processes.web
+    import styles.web
     from portail import observability, pygeoapi_seam
 
     app = Flask("portail", static_folder=str(Path(pygeoapi.__file__).parent / "static"),
@@ -84,6 +86,7 @@ def build_app(settings: Settings, gate: bool) -> Flask:
     carte.web.register(app)
     carte.accueil.register(app)
     processes.web.register(app, meter)
+    styles.web.register(app, settings.public_url)
 
     @app.after_request
     def _no_shared_cache(response):

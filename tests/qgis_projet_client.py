@@ -1,0 +1,166 @@
+"""Run by the system Python that has QGIS (python3-qgis), headless, by tests/test_qgis_projet.py.
+
+Opens the portal's .qgz after creating the Basic authentication configuration with the
+project's identifier (as the training page tells a user to), then for every layer: is it
+valid, where does it point, how many features does it load from the live server, what
+does its renderer hold, and what does it draw (rendered alone, at a scale where the
+project shows it, without antialiasing so that colours stay exact). Optionally renders
+one point (a hidden résidence) up close. Prints one line ``RESULT{json}``.
+
+Arguments: project path, login, password, authcfg id, work dir, JSON of the points to
+look at ({layer: [x, y] in Lambert-93}), optional screenshot folder.
+"""
+import json
+import os
+import sys
+from collections import Counter
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+path, login, password, authcfg, workdir, points = sys.argv[1:7]
+shots = sys.argv[7] if len(sys.argv) > 7 else ""
+os.environ["QGIS_AUTH_DB_DIR_PATH"] = workdir
+
+from qgis.core import (QgsApplication, QgsAuthMethodConfig, QgsMapRendererSequentialJob,  # noqa: E402
+                       QgsMapSettings, QgsProject, QgsRectangle, QgsRenderContext)
+from qgis.PyQt.QtCore import QSize  # noqa: E402
+from qgis.PyQt.QtGui import QColor  # noqa: E402
+
+app = QgsApplication([], bool(shots), workdir)
+app.initQgis()
+manager = QgsApplication.authManager()
+assert manager.setMasterPassword("master password of the tests", True)
+config = QgsAuthMethodConfig("Basic")
+config.setId(authcfg)
+config.setName("Portail LLS")
+config.setConfig("username", login)
+config.setConfig("password", password)
+stored = manager.storeAuthenticationConfig(config, True)
+assert stored[0] if isinstance(stored, tuple) else stored, "auth config not stored"
+
+project = QgsProject.instance()
+opened = project.read(path)
+out = {"opened": opened, "crs": project.crs().authid(), "title": project.title(),
+       "rights": project.metadata().rights() if hasattr(project.metadata(), "rights") else project.metadata().abstract(), "layers": {}, "tree": []}
+
+
+def walk(group, depth=0):
+    for child in group.children():
+        if child.nodeType() == 0:   # group
+            out["tree"].append([depth, "group", child.name(), child.isVisible()])
+            walk(child, depth + 1)
+        else:
+            out["tree"].append([depth, "layer", child.layerId(), child.isVisible()])
+
+
+walk(project.layerTreeRoot())
+
+
+def render(layers, extent, size, path_out=None):
+    settings = QgsMapSettings()
+    settings.setLayers(layers)
+    settings.setDestinationCrs(project.crs())
+    settings.setOutputSize(QSize(*size))
+    settings.setOutputDpi(96)
+    settings.setExtent(extent)
+    settings.setBackgroundColor(QColor(255, 255, 255))
+    settings.setFlag(QgsMapSettings.Antialiasing, False)
+    job = QgsMapRendererSequentialJob(settings)
+    job.start()
+    job.waitForFinished()
+    image = job.renderedImage()
+    if path_out:
+        image.save(path_out)
+    colours = Counter()
+    for y in range(0, image.height(), 2):
+        for x in range(0, image.width(), 2):
+            colours[QColor(image.pixel(x, y)).name()] += 1
+    return settings.scale(), colours
+
+
+def extent_for(layer, scale, centre, width_px=600, height_px=450):
+    """An extent of the project CRS, around ``centre``, drawn at ``scale``."""
+    metres_per_px = scale * 0.0254 / 96
+    half_w, half_h = width_px * metres_per_px / 2, height_px * metres_per_px / 2
+    return QgsRectangle(centre[0] - half_w, centre[1] - half_h,
+                        centre[0] + half_w, centre[1] + half_h), (width_px, height_px)
+
+
+LILLE = (704000.0, 7059000.0)
+MEL = (704000.0, 7060000.0)
+for layer_id, layer in project.mapLayers().items():
+    info = {"valid": layer.isValid(), "name": layer.name(), "source": layer.source(),
+            "provider": layer.providerType(), "attribution": layer.attribution(),
+            "rights": layer.metadata().rights(), "abstract": layer.abstract()}
+    if layer.isValid():
+        info["count"] = layer.featureCount()
+        info["crs"] = layer.crs().authid()
+        info["aliases"] = {f.name(): layer.attributeAlias(i) for i, f in enumerate(layer.fields())}
+        info["scales"] = [layer.hasScaleBasedVisibility(), layer.minimumScale(),
+                          layer.maximumScale()]
+        renderer = layer.renderer()
+        info["renderer"] = type(renderer).__name__
+        rules = renderer.rootRule().children() if hasattr(renderer, "rootRule") else []
+        info["rules"] = [[r.label(), r.filterExpression(), r.symbol().color().name(),
+                          [sl.layerType() for sl in r.symbol().symbolLayers()]] for r in rules]
+        info["labels"] = bool(layer.labelsEnabled() and layer.labeling())
+        low, high = layer.minimumScale(), layer.maximumScale()
+        if not layer.hasScaleBasedVisibility():
+            low, high = 0, 0
+        low = 0 if low >= 1e8 else low     # QGIS's « no limit »
+        # a scale inside the range the project shows the layer at
+        scale = 250000 if not low else (low * 0.6 if not high else (low * high) ** 0.5)
+        if high and not low:
+            scale = high * 3
+        centre = MEL if scale > 60000 else LILLE
+        extent, size = extent_for(layer, scale, centre)
+        image_path = os.path.join(workdir, f"{layer_id}.png")
+        drawn_at, colours = render([layer], extent, size, image_path)
+        info["render"] = {"scale": drawn_at, "colours": dict(colours.most_common(40)),
+                          "white": colours.get("#ffffff", 0), "pixels": sum(colours.values())}
+    out["layers"][layer_id] = info
+
+for layer_id, (x, y) in json.loads(points).items():
+    layer = project.mapLayer(layer_id)
+    if layer is None or not layer.isValid():
+        continue
+    extent = QgsRectangle(x - 30, y - 30, x + 30, y + 30)   # 60 m: the marker fills the middle
+    drawn_at, colours = render([layer], extent, (200, 200))
+    settings = QgsMapSettings()
+    settings.setDestinationCrs(project.crs())
+    context = QgsRenderContext.fromMapSettings(settings)
+    renderer = layer.renderer().clone()
+    renderer.startRender(context, layer.fields())
+    from qgis.core import QgsCoordinateTransform, QgsFeatureRequest
+    to_layer = QgsCoordinateTransform(project.crs(), layer.crs(), project)
+    near = to_layer.transformBoundingBox(QgsRectangle(x - 2, y - 2, x + 2, y + 2))
+    labels = []
+    for feature in layer.getFeatures(QgsFeatureRequest().setFilterRect(near)):
+        keys = renderer.legendKeysForFeature(feature, context)
+        labels += [item.label() for item in renderer.legendSymbolItems() if item.ruleKey() in keys]
+    renderer.stopRender(context)
+    out.setdefault("points", {})[layer_id] = {"colours": dict(colours.most_common(10)),
+                                              "rules": labels}
+
+if shots:
+    from qgis.gui import QgsAuthConfigEditor, QgsLayerTreeView
+    from qgis.core import QgsLayerTreeModel
+    view = QgsLayerTreeView()
+    view.setModel(QgsLayerTreeModel(project.layerTreeRoot()))
+    view.resize(420, 560)
+    view.show()
+    app.processEvents()
+    view.grab().save(os.path.join(shots, "qgis-projet-couches.png"))
+    # Settings > Options > Authentication: the configuration and its identifier
+    edit = QgsAuthConfigEditor(None, False, False)
+    edit.resize(640, 300)
+    edit.show()
+    app.processEvents()
+    edit.grab().save(os.path.join(shots, "qgis-projet-authentification.png"))
+    shown = {node.layerId() for node in project.layerTreeRoot().findLayers() if node.isVisible()}
+    visible = [lay for lay in project.layerTreeRoot().layerOrder() if lay.id() in shown]
+    extent, size = extent_for(None, 120000, MEL, 900, 650)
+    render([lay for lay in visible if lay is not None and lay.isValid()], extent, size,
+           os.path.join(shots, "qgis-projet-carte.png"))
+
+print("RESULT" + json.dumps(out), flush=True)
+os._exit(0)
