@@ -6,8 +6,9 @@
   sources, years, dates and missing fields, never a figure of the data). A program
   asking ``/`` (JSON, OGC API clients such as QGIS) gets pygeoapi's landing page as before.
 - ``/aide/``: the training page (the map and the secrecy codes, the sheets, the Excel
-  exports, QGIS with basic authentication step by step, the API with examples, the data
-  dictionary); ``/aide/exemples/<name>``: the example scripts the tests run.
+  exports, the QGIS project to download and open in three steps, QGIS with basic
+  authentication step by step, the API with examples, the data dictionary);
+  ``/aide/exemples/<name>``: the example scripts the tests run.
 - French by default, English with ``?lang=en``. Public pages: no data.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ import psycopg
 from flask import Blueprint, abort, render_template, request, send_from_directory
 from psycopg.rows import dict_row
 
+from data_dictionary.model import dictionary
 from portail.pools import DATABASE_UNAVAILABLE, service_pool
 from portail.settings import SOURCE_MENTION, get_settings
 
@@ -35,6 +37,16 @@ BLUEPRINT = Blueprint("accueil", __name__, template_folder="templates")
 SOURCES = {"rpls": "RPLS (répertoire des logements locatifs sociaux)",
            "loyers": "Étude MEL loyers et charges", "occupation": "Occupation du parc (bailleurs, URH)",
            "sne": "Attributions (SNE)", "attributions": "Attributions (SNE)"}
+
+
+# The QGIS project (styles/web.py: /qgis/projet.qgz, /qgis/projet-{theme}.qgz). carte sits
+# below styles in the layers (pyproject.toml), so these are repeated here, and
+# tests/test_accueil.py checks that they agree with styles.projet and styles.regles.
+QGIS_AUTHCFG = "portlls"            # styles.projet.AUTHCFG_ID
+QGIS_SCALES = {"communes": 87000,   # styles.regles.COMMUNE_MIN: communes above, IRIS/QPV below
+               "residences": 11000}  # styles.regles.RESIDENCE_MAX: résidences below
+IN_EVERY_PROJECT = ("territoires", "contexte")   # styles.service.project: with every theme
+STYLE_EXAMPLE = "parc_communes"     # the collection the training page takes as example
 
 
 def _lang() -> str:
@@ -75,6 +87,19 @@ def home_page():
                        "Content-Language": _lang()}
 
 
+def scale_text(denominator: int, lang: str) -> str:
+    """« 1:87 000 » (no-break space) in French, « 1:87,000 » in English."""
+    grouped = f"{denominator:,}"
+    return "1:" + (grouped if lang == "en" else grouped.replace(",", "\u00a0"))
+
+
+def project_downloads(lang: str) -> list[dict]:
+    """One .qgz per theme of the dictionary (the territories and the context come with each)."""
+    return [{"name": t.name, "title": t.title.en if lang == "en" else t.title.fr,
+             "href": f"/qgis/projet-{t.name}.qgz"}
+            for t in dictionary().themes if t.name not in IN_EVERY_PROJECT]
+
+
 @BLUEPRINT.get("/aide/")
 def training():
     screenshots = sorted(p.name for p in SCREENSHOTS_DIR.glob("*.png")) \
@@ -84,7 +109,10 @@ def training():
                 for n, label in EXAMPLES.items()]
     body = render_template("aide.html", lang=_lang(), en=_lang() == "en",
                            examples=examples, screenshots=screenshots,
-                           url=get_settings().public_url, mention=SOURCE_MENTION)
+                           url=get_settings().public_url, mention=SOURCE_MENTION,
+                           projets=project_downloads(_lang()), authcfg=QGIS_AUTHCFG,
+                           style_example=STYLE_EXAMPLE,
+                           echelles={k: scale_text(v, _lang()) for k, v in QGIS_SCALES.items()})
     return body, 200, {"Cache-Control": "no-store", "Content-Language": _lang()}
 
 
