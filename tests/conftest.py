@@ -33,7 +33,7 @@ KINDS = ("unit", "database", "http", "clients")
 CLIENT_FIXTURES = {"chromium", "browser_page", "anonymous_page"}
 CLIENT_MODULES = {"test_clients_qgis", "test_clients_gdal", "test_clients_owslib",
                   "test_auth_qgis", "test_carte_browser", "test_exports_libreoffice",
-                  "test_aide_qgis"}
+                  "test_aide_qgis", "test_qgis_projet"}
 HTTP_FIXTURES = {"live_server", "http"}
 DATABASE_FIXTURES = {"settings", "owner_conn", "fresh_database", "etl_settings"}
 

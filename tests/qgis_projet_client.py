@@ -8,7 +8,9 @@ project shows it, without antialiasing so that colours stay exact). Optionally r
 one point (a hidden résidence) up close. Prints one line ``RESULT{json}``.
 
 Arguments: project path, login, password, authcfg id, work dir, JSON of the points to
-look at ({layer: [x, y] in Lambert-93}), optional screenshot folder.
+look at ({layer: [x, y] in Lambert-93}), screenshot folder ("" for none), folder of the
+served stylesheets (``{collection}.qml`` and ``{collection}.sld``, each loaded onto a
+copy of the project's layer: QGIS must read it and find the same rules).
 """
 import json
 import os
@@ -18,6 +20,7 @@ from collections import Counter
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 path, login, password, authcfg, workdir, points = sys.argv[1:7]
 shots = sys.argv[7] if len(sys.argv) > 7 else ""
+styles_dir = sys.argv[8] if len(sys.argv) > 8 else ""
 os.environ["QGIS_AUTH_DB_DIR_PATH"] = workdir
 
 from qgis.core import (QgsApplication, QgsAuthMethodConfig, QgsMapRendererSequentialJob,  # noqa: E402
@@ -85,8 +88,23 @@ def extent_for(layer, scale, centre, width_px=600, height_px=450):
                         centre[0] + half_w, centre[1] + half_h), (width_px, height_px)
 
 
-LILLE = (704000.0, 7059000.0)
 MEL = (704000.0, 7060000.0)
+
+
+def dense_point(layer):
+    """A feature of the layer near the middle of 300 of them (project CRS)."""
+    from qgis.core import QgsCoordinateTransform, QgsFeatureRequest
+    to_project = QgsCoordinateTransform(layer.crs(), project.crs(), project)
+    points = []
+    for feature in layer.getFeatures(QgsFeatureRequest().setLimit(300)):
+        if feature.hasGeometry():
+            p = to_project.transform(feature.geometry().centroid().asPoint())
+            points.append((p.x(), p.y()))
+    if not points:
+        return MEL
+    xs, ys = sorted(x for x, _ in points), sorted(y for _, y in points)
+    mx, my = xs[len(xs) // 2], ys[len(ys) // 2]
+    return min(points, key=lambda p: (p[0] - mx) ** 2 + (p[1] - my) ** 2)
 for layer_id, layer in project.mapLayers().items():
     info = {"valid": layer.isValid(), "name": layer.name(), "source": layer.source(),
             "provider": layer.providerType(), "attribution": layer.attribution(),
@@ -111,7 +129,7 @@ for layer_id, layer in project.mapLayers().items():
         scale = 250000 if not low else (low * 0.6 if not high else (low * high) ** 0.5)
         if high and not low:
             scale = high * 3
-        centre = MEL if scale > 60000 else LILLE
+        centre = MEL if scale > 60000 else dense_point(layer)
         extent, size = extent_for(layer, scale, centre)
         image_path = os.path.join(workdir, f"{layer_id}.png")
         drawn_at, colours = render([layer], extent, size, image_path)
@@ -141,11 +159,33 @@ for layer_id, (x, y) in json.loads(points).items():
     out.setdefault("points", {})[layer_id] = {"colours": dict(colours.most_common(10)),
                                               "rules": labels}
 
+if styles_dir:
+    for layer_id, layer in project.mapLayers().items():
+        collection = layer_id[:-len("_portail_lls")]
+        if not layer.isValid():
+            continue
+        found = out.setdefault("stylesheets", {})[collection] = {}
+        for ext in ("qml", "sld"):
+            copy = layer.clone()
+            file_path = os.path.join(styles_dir, f"{collection}.{ext}")
+            message, ok = (copy.loadNamedStyle(file_path) if ext == "qml"
+                           else copy.loadSldStyle(file_path))
+            renderer = copy.renderer()
+            rules = renderer.rootRule().children() if hasattr(renderer, "rootRule") else []
+            found[ext] = {"ok": ok, "message": message, "renderer": type(renderer).__name__,
+                          "rules": [[r.label(), r.filterExpression(),
+                                     r.symbol().color().name() if r.symbol() else None]
+                                    for r in rules],
+                          "scales": [copy.hasScaleBasedVisibility(), copy.minimumScale(),
+                                     copy.maximumScale()]}
+
 if shots:
     from qgis.gui import QgsAuthConfigEditor, QgsLayerTreeView
     from qgis.core import QgsLayerTreeModel
     view = QgsLayerTreeView()
-    view.setModel(QgsLayerTreeModel(project.layerTreeRoot()))
+    model = QgsLayerTreeModel(project.layerTreeRoot())   # kept: the view does not own it
+    view.setModel(model)
+    view.expandAll()
     view.resize(420, 560)
     view.show()
     app.processEvents()
@@ -162,5 +202,7 @@ if shots:
     render([lay for lay in visible if lay is not None and lay.isValid()], extent, size,
            os.path.join(shots, "qgis-projet-carte.png"))
 
+with open(os.path.join(workdir, "result.json"), "w") as kept:   # for a failing test's reader
+    json.dump(out, kept, indent=1)
 print("RESULT" + json.dumps(out), flush=True)
 os._exit(0)
