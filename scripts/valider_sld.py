@@ -43,7 +43,7 @@ def local_copy(root: Path, into: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         text = source.read_text(encoding="utf-8")
 
-        def relative(match: re.Match) -> str:
+        def relative(match: re.Match, target: Path = target) -> str:
             url = match.group(1)
             path = (url[len(OPENGIS):] if url.startswith(OPENGIS) else W3C.get(url))
             if path is None:

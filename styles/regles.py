@@ -76,7 +76,7 @@ class Cond:
     op: str
     field: str | None = None
     value: object = None
-    parts: tuple["Cond", ...] = ()
+    parts: tuple[Cond, ...] = ()
 
 
 def eq(name, value):

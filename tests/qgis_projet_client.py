@@ -23,10 +23,17 @@ shots = sys.argv[7] if len(sys.argv) > 7 else ""
 styles_dir = sys.argv[8] if len(sys.argv) > 8 else ""
 os.environ["QGIS_AUTH_DB_DIR_PATH"] = workdir
 
-from qgis.core import (QgsApplication, QgsAuthMethodConfig, QgsMapRendererSequentialJob,  # noqa: E402
-                       QgsMapSettings, QgsProject, QgsRectangle, QgsRenderContext)
-from qgis.PyQt.QtCore import QSize  # noqa: E402
-from qgis.PyQt.QtGui import QColor  # noqa: E402
+from qgis.core import (
+    QgsApplication,
+    QgsAuthMethodConfig,
+    QgsMapRendererSequentialJob,
+    QgsMapSettings,
+    QgsProject,
+    QgsRectangle,
+    QgsRenderContext,
+)
+from qgis.PyQt.QtCore import QSize
+from qgis.PyQt.QtGui import QColor
 
 app = QgsApplication([], bool(shots), workdir)
 app.initQgis()
@@ -180,8 +187,8 @@ if styles_dir:
                                      copy.maximumScale()]}
 
 if shots:
-    from qgis.gui import QgsAuthConfigEditor, QgsLayerTreeView
     from qgis.core import QgsLayerTreeModel
+    from qgis.gui import QgsAuthConfigEditor, QgsLayerTreeView
     view = QgsLayerTreeView()
     model = QgsLayerTreeModel(project.layerTreeRoot())   # kept: the view does not own it
     view.setModel(model)

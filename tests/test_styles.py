@@ -13,15 +13,27 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from carte.catalog import is_map_layer, status_field
 from data_dictionary.model import dictionary
 from portail.settings import SOURCE_MENTION
 from styles import projet, qml, sld
-from styles.regles import (COMMUNE_MIN, EQUIPEMENT_MAX, MAP_ZOOMS, PALETTE, RESIDENCE_MAX,
-                           Cond, build_style, class_labels, main_indicator, needs_classes,
-                           scale_of_zoom)
+from styles.regles import (
+    COMMUNE_MIN,
+    EQUIPEMENT_MAX,
+    MAP_ZOOMS,
+    PALETTE,
+    RESIDENCE_MAX,
+    Cond,
+    build_style,
+    class_labels,
+    main_indicator,
+    needs_classes,
+    scale_of_zoom,
+)
 
 CARTE_JS = Path(__file__).resolve().parents[1] / "carte" / "static" / "carte.js"
 LIMITS = {"min": 0.0, "max": 1500.5, "breaks": [12.0, 40.0, 95.0, 300.0], "count": 80}
