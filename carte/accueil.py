@@ -39,14 +39,11 @@ SOURCES = {"rpls": "RPLS (répertoire des logements locatifs sociaux)",
            "sne": "Attributions (SNE)", "attributions": "Attributions (SNE)"}
 
 
-# The QGIS project (styles/web.py: /qgis/projet.qgz, /qgis/projet-{theme}.qgz). carte sits
-# below styles in the layers (pyproject.toml), so these are repeated here, and
-# tests/test_accueil.py checks that they agree with styles.projet and styles.regles.
-QGIS_AUTHCFG = "portlls"            # styles.projet.AUTHCFG_ID
-QGIS_SCALES = {"communes": 87000,   # styles.regles.COMMUNE_MIN: communes above, IRIS/QPV below
-               "residences": 11000}  # styles.regles.RESIDENCE_MAX: résidences below
-IN_EVERY_PROJECT = ("territoires", "contexte")   # styles.service.project: with every theme
-STYLE_EXAMPLE = "parc_communes"     # the collection the training page takes as example
+# What the training page says of the QGIS project (styles/web.py: /qgis/projet.qgz,
+# /qgis/projet-{theme}.qgz): given by the composition root from ``styles`` at
+# registration (carte sits below styles in the layers and does not import it).
+QGIS_PROJECT = {"authcfg": "", "scales": {}, "in_every_project": (),
+                "style_example": "parc_communes"}
 
 
 def _lang() -> str:
@@ -97,7 +94,7 @@ def project_downloads(lang: str) -> list[dict]:
     """One .qgz per theme of the dictionary (the territories and the context come with each)."""
     return [{"name": t.name, "title": t.title.en if lang == "en" else t.title.fr,
              "href": f"/qgis/projet-{t.name}.qgz"}
-            for t in dictionary().themes if t.name not in IN_EVERY_PROJECT]
+            for t in dictionary().themes if t.name not in QGIS_PROJECT["in_every_project"]]
 
 
 @BLUEPRINT.get("/aide/")
@@ -110,9 +107,11 @@ def training():
     body = render_template("aide.html", lang=_lang(), en=_lang() == "en",
                            examples=examples, screenshots=screenshots,
                            url=get_settings().public_url, mention=SOURCE_MENTION,
-                           projets=project_downloads(_lang()), authcfg=QGIS_AUTHCFG,
-                           style_example=STYLE_EXAMPLE,
-                           echelles={k: scale_text(v, _lang()) for k, v in QGIS_SCALES.items()})
+                           projets=project_downloads(_lang()),
+                           authcfg=QGIS_PROJECT["authcfg"],
+                           style_example=QGIS_PROJECT["style_example"],
+                           echelles={k: scale_text(v, _lang())
+                                     for k, v in QGIS_PROJECT["scales"].items()})
     return body, 200, {"Cache-Control": "no-store", "Content-Language": _lang()}
 
 
@@ -123,8 +122,10 @@ def example(name: str):
     return send_from_directory(EXAMPLES_DIR, name, mimetype="text/plain", as_attachment=True)
 
 
-def register(app) -> None:
-    """The home page (before pygeoapi's landing page, for browsers) and the training pages."""
+def register(app, qgis_project: dict) -> None:
+    """The home page (before pygeoapi's landing page, for browsers) and the training pages;
+    ``qgis_project``: what the page says of the QGIS project (``styles.web.project_facts``)."""
+    QGIS_PROJECT.update(qgis_project)
     app.register_blueprint(BLUEPRINT)
 
     @app.before_request

@@ -84,7 +84,7 @@ def build_app(settings: Settings, gate: bool) -> Flask:
     pygeoapi_seam.install(app)
     data_dictionary.web.register(app)
     carte.web.register(app)
-    carte.accueil.register(app)
+    carte.accueil.register(app, styles.web.project_facts())
     processes.web.register(app, meter)
     styles.web.register(app, settings.public_url)
 

@@ -24,6 +24,7 @@ FORMATS = {
     "sld11": ("application/vnd.ogc.sld+xml;version=1.1", "sld"),
 }
 QGZ_TYPE = "application/vnd.qgis.qgz"
+IN_EVERY_PROJECT = ("territoires", "contexte")   # themes that come with each theme's project
 _documents = LRU(256)
 _styles = LRU(8)
 _lock = threading.Lock()
@@ -93,7 +94,7 @@ def project(public_url: str, theme: str | None = None, version: int | None = Non
         themes, title, name = names, "Portail LLS de la MEL", "portail-lls-mel"
     else:
         chosen = next(t for t in dic.themes if t.name == theme)
-        themes = [t for t in names if t in (theme, "territoires", "contexte")]
+        themes = [t for t in names if t == theme or t in IN_EVERY_PROJECT]
         title = f"Portail LLS de la MEL — {chosen.title.fr}"
         name = f"portail-lls-mel-{theme}"
     return _document((version, "projet", public_url, theme),

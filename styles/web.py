@@ -144,6 +144,15 @@ def qgis_theme_project(theme: str):
     return _send(service.project(_base(), theme), attachment=True)
 
 
+def project_facts() -> dict:
+    """What the training page (carte.accueil) tells of the project, from this package."""
+    from styles.projet import AUTHCFG_ID
+    from styles.regles import COMMUNE_MIN, RESIDENCE_MAX
+    return {"authcfg": AUTHCFG_ID,
+            "scales": {"communes": COMMUNE_MIN, "residences": RESIDENCE_MAX},
+            "in_every_project": service.IN_EVERY_PROJECT, "style_example": "parc_communes"}
+
+
 def register(app, public_url: str) -> None:
     _PUBLIC_URL["url"] = public_url
     app.register_blueprint(BLUEPRINT)

@@ -17,8 +17,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from carte.accueil import (EXAMPLES, EXAMPLES_DIR, IN_EVERY_PROJECT, QGIS_AUTHCFG, QGIS_SCALES,
-                           STYLE_EXAMPLE)
+from carte.accueil import EXAMPLES, EXAMPLES_DIR
+from styles.web import project_facts
+
+FACTS = project_facts()
+QGIS_AUTHCFG, QGIS_SCALES = FACTS["authcfg"], FACTS["scales"]
+IN_EVERY_PROJECT, STYLE_EXAMPLE = FACTS["in_every_project"], FACTS["style_example"]
 
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
@@ -112,8 +116,7 @@ def _qgz_links(html: str) -> list[str]:
     return re.findall(r'href="(/qgis/projet[^"]*\.qgz)"', html)
 
 
-def test_what_the_training_page_repeats_agrees_with_styles():
-    """carte cannot import styles (layers): the constants it repeats are checked here."""
+def test_what_the_training_page_says_comes_from_styles():
     from data_dictionary.model import dictionary
     from styles.projet import AUTHCFG_ID
     from styles.regles import COMMUNE_MIN, RESIDENCE_MAX
@@ -225,7 +228,8 @@ def test_training_page_shows_the_project_screenshots_only_when_present(live_serv
                                                              root / "auth" / "templates"]),
                              autoescape=True)
     env.globals["url_for"] = lambda endpoint, **kw: f"/static/{kw.get('filename', '')}"
-    from carte.accueil import project_downloads, scale_text
+    from carte.accueil import QGIS_PROJECT, project_downloads, scale_text
+    QGIS_PROJECT.update(FACTS)
     for lang in ("fr", "en"):
         html = env.get_template("aide.html").render(
             lang=lang, en=lang == "en", examples=[], screenshots=list(PROJECT_SHOTS),
