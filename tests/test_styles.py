@@ -277,3 +277,20 @@ def test_styles_use_the_maps_class_limits_and_the_data_version(http, live_server
     assert f"version {version}." in text
     assert "typename='parc_residences'" in text and "typename='attributions_iris'" not in text
     assert "typename='communes'" in text and "typename='equipements'" in text
+
+
+def test_documents_are_built_once_per_data_version(settings, demo_data):
+    """In the process, from the test database: the same version gives the same objects (built
+    once); another version (a later publication) builds new ones."""
+    from styles import service
+    version = service.current_version()
+    styles_now = service.styles_for(version)
+    assert service.styles_for(version) is styles_now
+    first = service.stylesheet("parc_communes", "qml", version)
+    assert service.stylesheet("parc_communes", "qml", version) is first
+    project = service.project("https://portail.example.org", None, version)
+    assert service.project("https://portail.example.org", None, version) is project
+    later = version + 1000
+    assert service.styles_for(later) is not styles_now
+    rebuilt = service.project("https://portail.example.org", None, later)
+    assert rebuilt is not project and rebuilt.etag != project.etag
