@@ -48,8 +48,10 @@ def prepare_pygeoapi(settings: Settings, regenerate: bool = False) -> None:
     from auth.gate import secure_openapi
     from carte import PYGEOAPI_TEMPLATES
     from portail import pygeoapi_seam
+    from styles.web import openapi_paths
     pygeoapi_seam.prepare(settings.pygeoapi_config, settings.openapi_path, settings.public_url,
-                          PYGEOAPI_TEMPLATES, lambda doc: secure_openapi(doc, settings.realm),
+                          PYGEOAPI_TEMPLATES,
+                          lambda doc: secure_openapi(openapi_paths(doc), settings.realm),
                           regenerate=regenerate)
 
 

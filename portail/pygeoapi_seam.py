@@ -39,6 +39,7 @@ The patches:
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 import urllib.parse
@@ -53,6 +54,8 @@ LOGGER = logging.getLogger(__name__)
 
 PYGEOAPI_VERSION = "0.21.0"
 OPENAPI_MARK = "x-portail-security"   # marks a document already post-processed
+# Bumped when what ``secure`` adds changes (2: the paths of the styles and the QGIS project).
+OPENAPI_REVISION = "2"
 
 NOT_IMPLEMENTED = {
     # read-only portal: no create/replace/delete
@@ -103,20 +106,30 @@ def prepare(config_path: Path, openapi_path: Path, public_url: str, templates: P
     os.environ["PYGEOAPI_OPENAPI"] = str(openapi_path)
     os.environ["PORTAIL_URL"] = public_url
     os.environ["PORTAIL_TEMPLATES"] = str(templates)   # offline HTML templates (no CDN)
+    # The mark says from which configuration (and which post-processing) the document was
+    # made: a new configuration (a layer, a link) or portal code rebuilds it.
+    mark = openapi_fingerprint(config_path)
     if not openapi_path.exists():
         regenerate = True
-    elif not regenerate:
-        regenerate = OPENAPI_MARK not in openapi_path.read_text(encoding="utf-8")
+    elif not regenerate:   # a top-level key: yaml.safe_dump writes it on a line of its own
+        text = openapi_path.read_text(encoding="utf-8")
+        regenerate = f"\n{OPENAPI_MARK}: {mark}\n" not in text
     if regenerate:
         from pygeoapi.openapi import generate_openapi_document
         generated = generate_openapi_document(Path(config_path), "yaml")
         document = secure(yaml.safe_load(generated))
-        document[OPENAPI_MARK] = True
+        document[OPENAPI_MARK] = mark
         openapi_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = openapi_path.with_suffix(".tmp")
+        tmp = openapi_path.with_suffix(f".{os.getpid()}.tmp")   # workers may start together
         tmp.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True),
                        encoding="utf-8")
         os.replace(tmp, openapi_path)
+
+
+def openapi_fingerprint(config_path: Path) -> str:
+    """The configuration's hash and the revision of the portal's post-processing."""
+    digest = hashlib.sha256(Path(config_path).read_bytes()).hexdigest()[:20]
+    return f"{digest}-{OPENAPI_REVISION}"
 
 
 def install(app) -> None:

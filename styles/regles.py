@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from carte.catalog import indicator_fields, status_field
 from data_dictionary.model import BPE_DOMAINS, Layer
 from portail.settings import SOURCE_MENTION
-from processes.fiche_render import french_number
 
 # The map page's zoom thresholds (carte/static/carte.js: ZOOM_IRIS, ZOOM_RESIDENCE,
 # CONTEXT_MIN_ZOOM.equipements); tests/test_styles.py checks that they still agree.
@@ -165,6 +164,9 @@ def palette(k: int) -> list[str]:
 
 
 def _number(value: float) -> str:
+    # imported here: processes imports pygeoapi, which must not load before the composition
+    # root has prepared its configuration (styles.web is imported at that step)
+    from processes.fiche_render import french_number
     return french_number(int(value) if float(value).is_integer() else float(value))
 
 

@@ -144,6 +144,56 @@ def qgis_theme_project(theme: str):
     return _send(service.project(_base(), theme), attachment=True)
 
 
+def openapi_paths(document: dict) -> dict:
+    """Describe this module's routes in the OpenAPI document (before the gate's 401s)."""
+    collection = {"name": "collectionId", "in": "path", "required": True,
+                  "schema": {"type": "string"}, "description": "Identifiant de la collection."}
+    style = {"name": "styleId", "in": "path", "required": True,
+             "schema": {"type": "string", "enum": [STYLE_ID]}}
+    fmt = {"name": "f", "in": "query", "required": False,
+           "schema": {"type": "string", "enum": list(service.FORMATS)},
+           "description": "qml (QGIS) ou sld11 (SLD 1.1) ; sans f, l'en-tête Accept choisit, "
+                          "SLD 1.1 par défaut."}
+    theme = {"name": "theme", "in": "path", "required": True,
+             "schema": {"type": "string",
+                        "enum": [t.name for t in dictionary().themes]}}
+    tags = ["styles"]
+
+    def answer(description, media):
+        return {"200": {"description": description,
+                        "content": {m: {"schema": {"type": "string"}} for m in media}},
+                "404": {"description": "Collection, style ou thème inconnu."}}
+    paths = document.setdefault("paths", {})
+    paths["/collections/{collectionId}/styles"] = {"get": {
+        "summary": "Styles de la collection (OGC API - Styles)", "tags": tags,
+        "operationId": "getCollectionStyles", "parameters": [collection],
+        "responses": answer("La liste des styles et leurs feuilles de style.",
+                            ["application/json"])}}
+    paths["/collections/{collectionId}/styles/{styleId}"] = {"get": {
+        "summary": "Feuille de style : QML pour QGIS, SLD 1.1 pour les autres clients",
+        "tags": tags, "operationId": "getCollectionStyle",
+        "parameters": [collection, style, fmt],
+        "responses": {**answer("La feuille de style.",
+                               [media for media, _ in service.FORMATS.values()]),
+                      "400": {"description": "Valeur de f inconnue."}}}}
+    paths["/collections/{collectionId}/styles/{styleId}/metadata"] = {"get": {
+        "summary": "Métadonnées du style", "tags": tags,
+        "operationId": "getCollectionStyleMetadata", "parameters": [collection, style],
+        "responses": answer("Titre, résumé, attributs utilisés, classes.",
+                            ["application/json"])}}
+    paths["/qgis/projet.qgz"] = {"get": {
+        "summary": "Projet QGIS de toutes les couches", "tags": tags,
+        "operationId": "getQgisProject",
+        "responses": answer("Le projet (.qgz).", [service.QGZ_TYPE])}}
+    paths["/qgis/projet-{theme}.qgz"] = {"get": {
+        "summary": "Projet QGIS d'un thème (avec les territoires et le contexte)", "tags": tags,
+        "operationId": "getQgisThemeProject", "parameters": [theme],
+        "responses": answer("Le projet (.qgz).", [service.QGZ_TYPE])}}
+    document.setdefault("tags", []).append(
+        {"name": "styles", "description": "Styles des couches (QML, SLD 1.1) et projet QGIS"})
+    return document
+
+
 def project_facts() -> dict:
     """What the training page (carte.accueil) tells of the project, from this package."""
     from styles.projet import AUTHCFG_ID

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -190,3 +192,33 @@ def test_a_synchronous_execution_names_no_job(client):
 def test_the_openapi_document_is_marked_and_secured(settings, client):
     text = settings.openapi_path.read_text(encoding="utf-8")
     assert pygeoapi_seam.OPENAPI_MARK in text and "basicAuth" in text
+
+
+def test_the_openapi_document_is_rebuilt_when_the_configuration_changes(tmp_path, monkeypatch):
+    """A new layer or link in pygeoapi-config.yml (or new portal paths: OPENAPI_REVISION)
+    rebuilds the document at the next start; the same configuration keeps it."""
+    for name in ("PYGEOAPI_CONFIG", "PYGEOAPI_OPENAPI", "PORTAIL_URL", "PORTAIL_TEMPLATES"):
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+    config = tmp_path / "pygeoapi-config.yml"
+    config.write_bytes((Path(__file__).resolve().parents[1] / "pygeoapi-config.yml").read_bytes())
+    openapi = tmp_path / "openapi.yml"
+    calls = []
+
+    def secure(document):
+        calls.append(len(document["paths"]))
+        return document
+
+    def prepare():
+        pygeoapi_seam.prepare(config, openapi, "http://127.0.0.1:5000", tmp_path, secure)
+
+    prepare()
+    prepare()
+    assert len(calls) == 1
+    assert f"\n{pygeoapi_seam.OPENAPI_MARK}: {pygeoapi_seam.openapi_fingerprint(config)}\n" \
+        in openapi.read_text(encoding="utf-8")
+    config.write_text(config.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+    prepare()
+    assert len(calls) == 2
+    monkeypatch.setattr(pygeoapi_seam, "OPENAPI_REVISION", "test")
+    prepare()
+    assert len(calls) == 3

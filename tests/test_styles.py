@@ -294,3 +294,16 @@ def test_documents_are_built_once_per_data_version(settings, demo_data):
     assert service.styles_for(later) is not styles_now
     rebuilt = service.project("https://portail.example.org", None, later)
     assert rebuilt is not project and rebuilt.etag != project.etag
+
+
+def test_openapi_describes_the_styles_and_the_project(http, live_server):
+    document = http.get(f"{live_server}/openapi", params={"f": "json"}).json()
+    for path in ("/collections/{collectionId}/styles",
+                 "/collections/{collectionId}/styles/{styleId}",
+                 "/collections/{collectionId}/styles/{styleId}/metadata",
+                 "/qgis/projet.qgz", "/qgis/projet-{theme}.qgz"):
+        operation = document["paths"][path]["get"]
+        assert "401" in operation["responses"] and operation.get("security") != [], path
+    parameters = document["paths"]["/collections/{collectionId}/styles/{styleId}"]["get"][
+        "parameters"]
+    assert next(p for p in parameters if p["name"] == "f")["schema"]["enum"] == ["qml", "sld11"]
