@@ -108,7 +108,7 @@ def prepare(config_path: Path, openapi_path: Path, public_url: str, templates: P
     os.environ["PORTAIL_TEMPLATES"] = str(templates)   # offline HTML templates (no CDN)
     # The mark says from which configuration (and which post-processing) the document was
     # made: a new configuration (a layer, a link) or portal code rebuilds it.
-    mark = openapi_fingerprint(config_path)
+    mark = openapi_fingerprint(config_path, public_url)
     if not openapi_path.exists():
         regenerate = True
     elif not regenerate:   # a top-level key: yaml.safe_dump writes it on a line of its own
@@ -126,10 +126,11 @@ def prepare(config_path: Path, openapi_path: Path, public_url: str, templates: P
         os.replace(tmp, openapi_path)
 
 
-def openapi_fingerprint(config_path: Path) -> str:
-    """The configuration's hash and the revision of the portal's post-processing."""
-    digest = hashlib.sha256(Path(config_path).read_bytes()).hexdigest()[:20]
-    return f"{digest}-{OPENAPI_REVISION}"
+def openapi_fingerprint(config_path: Path, public_url: str = "") -> str:
+    """The configuration's and the public URL's hash (the document's server URL), and the
+    revision of the portal's post-processing."""
+    digest = hashlib.sha256(Path(config_path).read_bytes() + b"\0" + public_url.encode())
+    return f"{digest.hexdigest()[:20]}-{OPENAPI_REVISION}"
 
 
 def install(app) -> None:

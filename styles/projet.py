@@ -7,7 +7,8 @@ public URL with ``authcfg=AUTHCFG_ID``: the identifier of a Basic authentication
 configuration that the user creates once in QGIS with this identifier (the training page
 says how); the file never holds a login or a password. Layers are in Lambert-93 (the
 project CRS; QGIS reprojects the API's CRS84), visible by scale as on the map, and only
-the stock theme and the context lines are ticked when the project opens (QGIS asks the
+the project's theme (the stock for the project of every theme), the commune limits and
+the metro and tram lines are ticked when the project opens (QGIS asks the
 server only for what it draws).
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ AUTHCFG_ID = "portlls"           # 7 characters, as QGIS's own identifiers
 PROJECT_CRS = "EPSG:2154"
 LAYER_CRS = "EPSG:4326"          # what QGIS 3.22 asks the API for (CRS84 axis order)
 MEL_EXTENT_L93 = (677000.0, 7040000.0, 731000.0, 7080000.0)   # xmin, ymin, xmax, ymax
-CHECKED_THEMES = {"parc"}
+DEFAULT_TICKED = "parc"          # the theme ticked in the project of every theme
 CHECKED_LAYERS = {"communes", "lignes_transport"}
 GEOMETRY = {"Point": ("Point", "Point"), "MultiPoint": ("Point", "MultiPoint"),
             "LineString": ("Line", "LineString"), "MultiLineString": ("Line", "MultiLineString"),
@@ -86,7 +87,7 @@ def _group(parent: ET.Element, name: str, checked: bool, expanded: bool = True) 
 
 
 def layer_tree(dic: Dictionary, styles: dict[str, LayerStyle], public_url: str,
-               themes: list[str]) -> ET.Element:
+               themes: list[str], ticked: str) -> ET.Element:
     """Groups by theme (dictionary order), then by scale (commune → point)."""
     root = ET.Element("layer-tree-group")
     for theme in dic.themes:
@@ -95,7 +96,7 @@ def layer_tree(dic: Dictionary, styles: dict[str, LayerStyle], public_url: str,
         layers = [lay for lay in theme.layers.values() if lay.name in styles]
         if not layers:
             continue
-        tick = theme.name in CHECKED_THEMES
+        tick = theme.name == ticked
         group = _group(root, theme.title.fr,
                        tick or any(lay.name in CHECKED_LAYERS for lay in layers),
                        expanded=tick)
@@ -115,11 +116,14 @@ def layer_tree(dic: Dictionary, styles: dict[str, LayerStyle], public_url: str,
 
 
 def project_xml(dic: Dictionary, styles: dict[str, LayerStyle], public_url: str,
-                themes: list[str], title: str, data_version: int) -> bytes:
+                themes: list[str], title: str, data_version: int,
+                ticked: str = DEFAULT_TICKED) -> bytes:
+    """The project's XML; ``ticked``: the theme shown when it opens (with the commune
+    limits and the metro and tram lines)."""
     qgis = ET.Element("qgis", version=QGIS_VERSION, projectname=title)
     ET.SubElement(qgis, "title").text = title
     _srs(ET.SubElement(qgis, "projectCrs"), PROJECT_CRS)
-    tree = layer_tree(dic, styles, public_url, themes)
+    tree = layer_tree(dic, styles, public_url, themes, ticked)
     qgis.append(tree)
     layers = ET.SubElement(qgis, "projectlayers")
     chosen = [lay for t in dic.themes if t.name in themes for lay in t.layers.values()
@@ -163,12 +167,12 @@ def project_xml(dic: Dictionary, styles: dict[str, LayerStyle], public_url: str,
 
 
 def qgz(dic: Dictionary, styles: dict[str, LayerStyle], public_url: str, themes: list[str],
-        title: str, data_version: int, name: str) -> bytes:
+        title: str, data_version: int, name: str, ticked: str = DEFAULT_TICKED) -> bytes:
     """The zipped project, ``{name}.qgs`` inside (fixed dates: same input, same bytes)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         info = zipfile.ZipInfo(f"{name}.qgs", date_time=(2020, 1, 1, 0, 0, 0))
         info.compress_type = zipfile.ZIP_DEFLATED
         archive.writestr(info, project_xml(dic, styles, public_url, themes, title,
-                                           data_version))
+                                           data_version, ticked))
     return buffer.getvalue()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 import xml.etree.ElementTree as ET
 
-from styles.regles import HATCH_GREY, Cond, LayerStyle, Symbol
+from styles.regles import HATCH_GREY, NOT_APPLICABLE, SECRET_GREY, Cond, LayerStyle, Symbol
 
 QGIS_VERSION = "3.22.0"      # the oldest QGIS the files are written for (LTR of the tests)
 _KEYS = uuid.UUID("5f0c7c1e-8d4e-4a55-9a59-6d2f6f1a3b11")
@@ -32,9 +32,9 @@ def rgba(colour: str | None, alpha: int = 255) -> str:
 def literal(value) -> str:
     if isinstance(value, str):
         return "'" + value.replace("'", "''") + "'"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return repr(value)
+    if isinstance(value, float):   # never an exponent (1e-05): QGIS reads plain decimals
+        return str(int(value)) if value.is_integer() else f"{value:.10f}".rstrip("0")
+    return str(value)
 
 
 def expression(cond: Cond | None) -> str:
@@ -42,8 +42,8 @@ def expression(cond: Cond | None) -> str:
     if cond is None:
         return ""
     name = f'"{cond.field}"' if cond.field else ""
-    if cond.op == "and":
-        return " AND ".join(f"({expression(p)})" for p in cond.parts)
+    if cond.op in ("and", "or"):
+        return f" {cond.op.upper()} ".join(f"({expression(p)})" for p in cond.parts)
     if cond.op == "eq":
         return f"{name} = {literal(cond.value)}"
     if cond.op == "in":
@@ -153,6 +153,24 @@ def aliases_element(style: LayerStyle) -> ET.Element:
     return aliases
 
 
+def conditional_styles_element(style: LayerStyle) -> ET.Element:
+    """In the attribute table, a figure its status hides shows as a grey cell with no text:
+    QGIS 3.22 reads a hidden (NULL) count as 0 from its OAPIF cache, and a 0 must not be
+    read there."""
+    element = ET.Element("conditionalstyles")
+    ET.SubElement(element, "rowstyles")
+    fields = ET.SubElement(element, "fieldstyles")
+    for name, status in style.hidden_by.items():
+        field_style = ET.SubElement(fields, "fieldstyle", fieldname=name)
+        for code, colour, label in (("S", SECRET_GREY, "secret"),
+                                    ("N", NOT_APPLICABLE, "sans objet")):
+            ET.SubElement(field_style, "style", {
+                "name": label, "rule": f'"{status}" = \'{code}\'',
+                "background_color": colour, "background_color_alpha": "255",
+                "text_color": colour, "text_color_alpha": "255"})
+    return element
+
+
 def style_attributes(style: LayerStyle) -> dict[str, str]:
     """The attributes QGIS keeps on the ``qgis`` (QML) or ``maplayer`` (project) element."""
     scaled = bool(style.min_scale or style.max_scale)
@@ -169,7 +187,16 @@ def style_elements(style: LayerStyle) -> list[ET.Element]:
     if labeling is not None:
         parts.append(labeling)
     parts.append(aliases_element(style))
+    parts.append(conditional_styles_element(style))
+    tip = ET.Element("mapTip")
+    tip.text = style.tip
+    parts.append(tip)
     return parts
+
+
+def comment(text: str) -> str:
+    """Text safe inside an XML comment (no « -- »)."""
+    return text.replace("--", "- -")
 
 
 def qml(style: LayerStyle) -> bytes:
@@ -179,4 +206,5 @@ def qml(style: LayerStyle) -> bytes:
     ET.indent(root)
     body = ET.tostring(root, encoding="unicode")
     return ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
-            f"<!-- {style.title}. {style.attribution}. -->\n" + body + "\n").encode("utf-8")
+            f"<!-- {comment(style.title)}. {comment(style.attribution)}. -->\n" + body
+            + "\n").encode("utf-8")

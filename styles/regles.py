@@ -56,8 +56,8 @@ OUTLINE = "#5b6770"
 COMMUNE_LINE, QPV_LINE = "#37474f", "#c2185b"
 FAMILY_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02",
                   "#a6761d")
-MODE_COLOURS = {"metro": "#b71c1c", "tram": "#e65100", "bus": "#1565c0"}
-MODE_LABELS = {"metro": "Métro", "tram": "Tramway", "bus": "Bus"}
+MODE_COLOURS = {"metro": "#b71c1c", "tram": "#e65100", "bus": "#1565c0", "autre": "#607d8b"}
+MODE_LABELS = {"metro": "Métro", "tram": "Tramway", "bus": "Bus", "autre": "Autre mode"}
 SINGLE_POINTS = {"etablissements_scolaires": "#2e7d32", "etablissements_finess": "#00838f"}
 # Layers whose rows are not one value per territory (one row per indicator) or that are
 # the territories themselves: outlines, not classes.
@@ -71,7 +71,7 @@ STYLE_TITLE = "Style du portail (comme la carte)"
 # -- filters --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Cond:
-    """``op`` in: eq (field = value), in (field in values), ge, lt, null, notnull, and."""
+    """``op`` in: eq (field = value), in (field in values), ge, lt, null, notnull, and, or."""
     op: str
     field: str | None = None
     value: object = None
@@ -125,6 +125,9 @@ class LayerStyle:
     label_field: str | None = None
     indicator: str | None = None
     classes: dict = field(default_factory=dict)
+    # numeric field -> the status column that hides it (for the attribute table and tips)
+    hidden_by: dict[str, str] = field(default_factory=dict)
+    tip: str = ""                   # QGIS map tip (HTML with [% expressions %])
 
     @property
     def class_rules(self) -> list[Rule]:
@@ -163,11 +166,15 @@ def palette(k: int) -> list[str]:
     return [PALETTE[round(i * (len(PALETTE) - 1) / (k - 1))] for i in range(k)]
 
 
+def french_number(value: float) -> str:
+    """1500.5 -> « 1 500,5 » (no-break space): every decimal a class limit has (limits are
+    rounded, at most a few decimals), so that two limits never read the same."""
+    text = f"{float(value):,.6f}".rstrip("0").rstrip(".")
+    return text.replace(",", "\u00a0").replace(".", ",")
+
+
 def _number(value: float) -> str:
-    # imported here: processes imports pygeoapi, which must not load before the composition
-    # root has prepared its configuration (styles.web is imported at that step)
-    from processes.fiche_render import french_number
-    return french_number(int(value) if float(value).is_integer() else float(value))
+    return french_number(value)
 
 
 def class_labels(limits: dict, unit: str | None) -> list[tuple[str, float | None, float | None]]:
@@ -198,10 +205,17 @@ def _range(name: str, low, high) -> Cond:
 
 
 def choropleth_rules(layer: Layer, indicator: str, limits: dict) -> list[Rule]:
-    """Classes of the indicator among published rows; secret hatched; N and empty apart."""
+    """Classes of the indicator among published rows; secret hatched; N and empty apart.
+
+    The status decides before the value: QGIS 3.22 reads a hidden (NULL) count as 0 once
+    its OAPIF cache holds the layer, so a rule on the value alone would draw a hidden
+    figure in the first class. A row whose status is S is hatched whatever QGIS reads;
+    where a status covers several fields (the neighbourhood diagnosis), that is on the
+    safe side."""
     kind = "marker" if "Point" in layer.geometry else "fill"
     status = status_field(layer, layer.fields[indicator])
-    published = one_of(status, ("P", "Z")) if status else None
+    published = (Cond("or", parts=(Cond("null", status), one_of(status, ("P", "Z"))))
+                 if status else None)
     unit = layer.fields[indicator].unit.fr if layer.fields[indicator].unit else None
     rules = []
     classes = class_labels(limits, unit)
@@ -233,10 +247,10 @@ def context_rules(layer: Layer) -> list[Rule]:
                      Symbol("line", None, MODE_COLOURS[m], 1.0), "famille")
                 for m in ("metro", "tram")]
     if "mode" in layer.fields:
-        sizes = {"metro": 3.2, "tram": 2.8, "bus": 1.6}
+        sizes = {"metro": 3.2, "tram": 2.8, "bus": 1.6, "autre": 1.6}
         return [Rule(MODE_LABELS[m], eq("mode", m),
                      Symbol("marker", MODE_COLOURS[m], "#ffffff", 0.2, sizes[m]), "famille")
-                for m in ("metro", "tram", "bus")]
+                for m in ("metro", "tram", "bus", "autre")]
     if "domaine" in layer.fields:
         return [Rule(text["fr"], eq("domaine", code),
                      Symbol("marker", colour, "#ffffff", 0.2, 2.2), "famille")
@@ -277,8 +291,36 @@ def build_style(layer: Layer, limits: dict | None) -> LayerStyle:
         abstract += ("\n\nClasses : quantiles des valeurs publiées du dernier millésime "
                      "sur toute la MEL, comme la carte du portail.")
     low, high = visibility(layer)
+    hidden_by = {}
+    for spec in indicator_fields(layer):
+        status = status_field(layer, spec)
+        if status:
+            hidden_by[spec.name] = status
     return LayerStyle(
         layer=layer, title=title, abstract=abstract, attribution=attribution,
         rules=tuple(rules), aliases={name: alias(layer, name) for name in layer.fields},
         min_scale=low, max_scale=high, label_field=LABEL_FIELDS.get(layer.name),
-        indicator=indicator, classes=dict(limits or {}) if indicator else {})
+        indicator=indicator, classes=dict(limits or {}) if indicator else {},
+        hidden_by=hidden_by, tip=map_tip(layer, indicator, hidden_by))
+
+
+def map_tip(layer: Layer, indicator: str | None, hidden_by: dict[str, str]) -> str:
+    """The tip QGIS shows over a feature: its name and the main indicator, « secret » or
+    « sans objet » by the status (never the 0 QGIS may read for a hidden count)."""
+    name = layer.title_field or layer.id_field
+    lines = [f'<b>[% "{name}" %]</b>']
+    if indicator:
+        spec = layer.fields[indicator]
+        unit = f" {spec.unit.fr}".replace("'", "''") if spec.unit else ""
+        value = f'"{indicator}"'
+        status = hidden_by.get(indicator)
+        if status:
+            value = (f"CASE WHEN \"{status}\" = 'S' THEN 'secret' "
+                     f"WHEN \"{status}\" = 'N' THEN 'sans objet' "
+                     f"WHEN \"{indicator}\" IS NULL THEN 'non renseigné' "
+                     f"ELSE concat(\"{indicator}\", '{unit}') END")
+        else:
+            value = f"coalesce(concat(\"{indicator}\", '{unit}'), 'non renseigné')"
+        lines.append(f"{spec.label.fr} : [% {value} %]")
+    lines.append(f"<i>{SOURCE_MENTION}</i>")
+    return "<br>".join(lines)

@@ -9,12 +9,14 @@ values (a hidden figure is NULL in the views and never enters them).
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from dataclasses import dataclass
 
 from carte.classes import ClassRequest, class_limits
 from data_dictionary.model import Dictionary, Layer, dictionary
 from diffusion.cache import LRU
+from diffusion.errors import InvalidQuery, NotPublished
 from diffusion.store import connection, data_version
 from styles import projet, qml, sld
 from styles.regles import LayerStyle, build_style, main_indicator, needs_classes
@@ -23,6 +25,7 @@ FORMATS = {
     "qml": ("application/vnd.qgis.qml", "qml"),
     "sld11": ("application/vnd.ogc.sld+xml;version=1.1", "sld"),
 }
+LOGGER = logging.getLogger(__name__)
 QGZ_TYPE = "application/vnd.qgis.qgz"
 IN_EVERY_PROJECT = ("territoires", "contexte")   # themes that come with each theme's project
 _documents = LRU(256)
@@ -48,7 +51,12 @@ def _limits(layer: Layer) -> dict | None:
         return None
     request = ClassRequest(layer, main_indicator(layer), None, "quantiles",
                            fixed="millesime" not in layer.fields)
-    return class_limits(request)
+    try:
+        return class_limits(request)
+    except (NotPublished, InvalidQuery):
+        # a view not (yet) published: its layer has no classes, the others keep theirs
+        LOGGER.warning("styles: no class limits for %s (view not published)", layer.name)
+        return {}
 
 
 def styles_for(version: int, dic: Dictionary | None = None) -> dict[str, LayerStyle]:
@@ -97,7 +105,8 @@ def project(public_url: str, theme: str | None = None, version: int | None = Non
         themes = [t for t in names if t == theme or t in IN_EVERY_PROJECT]
         title = f"Portail LLS de la MEL — {chosen.title.fr}"
         name = f"portail-lls-mel-{theme}"
+    ticked = theme or projet.DEFAULT_TICKED
     return _document((version, "projet", public_url, theme),
                      lambda: projet.qgz(dic, styles_for(version), public_url, themes, title,
-                                        version, name),
+                                        version, name, ticked),
                      QGZ_TYPE, f"{name}.qgz")

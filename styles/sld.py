@@ -40,8 +40,8 @@ def _px(mm: float) -> str:
 
 
 def _literal(value) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else f"{value:.10f}".rstrip("0")
     return str(value)
 
 
@@ -50,8 +50,8 @@ def filter_element(parent: ET.Element, cond: Cond) -> None:
         return ET.SubElement(p, f"{{{OGC}}}{tag}")
 
     def write(p, c: Cond):
-        if c.op == "and":
-            node = o(p, "And")
+        if c.op in ("and", "or"):
+            node = o(p, "And" if c.op == "and" else "Or")
             for part in c.parts:
                 write(node, part)
             return
@@ -120,6 +120,8 @@ def symbolizers(parent: ET.Element, symbol: Symbol) -> None:
 def text_rule(parent: ET.Element, style: LayerStyle) -> None:
     rule = _se(parent, "Rule")
     _se(rule, "Name", "Étiquettes")
+    if style.max_scale:     # the labels show where the layer shows
+        _se(rule, "MinScaleDenominator", str(style.max_scale))
     if style.min_scale:
         _se(rule, "MaxScaleDenominator", str(style.min_scale))
     text = _se(rule, "TextSymbolizer")

@@ -7,8 +7,8 @@ does its renderer hold, and what does it draw (rendered alone, at a scale where 
 project shows it, without antialiasing so that colours stay exact). Optionally renders
 one point (a hidden résidence) up close. Prints one line ``RESULT{json}``.
 
-Arguments: project path, login, password, authcfg id, work dir, JSON of the points to
-look at ({layer: [x, y] in Lambert-93}), screenshot folder ("" for none), folder of the
+Arguments: project path, login, password, authcfg id, work dir, JSON of the features to
+look at closely ({layer id: [field, value]}), screenshot folder ("" for none), folder of the
 served stylesheets (``{collection}.qml`` and ``{collection}.sld``, each loaded onto a
 copy of the project's layer: QGIS must read it and find the same rules).
 """
@@ -65,7 +65,7 @@ def walk(group, depth=0):
 walk(project.layerTreeRoot())
 
 
-def render(layers, extent, size, path_out=None):
+def render(layers, extent, size, path_out=None, centre_radius=None):
     settings = QgsMapSettings()
     settings.setLayers(layers)
     settings.setDestinationCrs(project.crs())
@@ -81,6 +81,13 @@ def render(layers, extent, size, path_out=None):
     if path_out:
         image.save(path_out)
     colours = Counter()
+    if centre_radius:    # every pixel of the disc in the middle (one symbol drawn there)
+        cx, cy = image.width() // 2, image.height() // 2
+        for y in range(cy - centre_radius, cy + centre_radius + 1):
+            for x in range(cx - centre_radius, cx + centre_radius + 1):
+                if (x - cx) ** 2 + (y - cy) ** 2 <= centre_radius ** 2:
+                    colours[QColor(image.pixel(x, y)).name()] += 1
+        return settings.scale(), colours
     for y in range(0, image.height(), 2):
         for x in range(0, image.width(), 2):
             colours[QColor(image.pixel(x, y)).name()] += 1
@@ -144,27 +151,43 @@ for layer_id, layer in project.mapLayers().items():
                           "white": colours.get("#ffffff", 0), "pixels": sum(colours.values())}
     out["layers"][layer_id] = info
 
-for layer_id, (x, y) in json.loads(points).items():
+for layer_id, (field, value) in json.loads(points).items():
+    # one feature, found by its identifier: the rule QGIS gives it, and what it draws there
+    from qgis.core import QgsCoordinateTransform, QgsFeatureRequest
     layer = project.mapLayer(layer_id)
     if layer is None or not layer.isValid():
         continue
-    extent = QgsRectangle(x - 30, y - 30, x + 30, y + 30)   # 60 m: the marker fills the middle
-    drawn_at, colours = render([layer], extent, (200, 200))
+    request = QgsFeatureRequest().setFilterExpression(f'"{field}" = \'{value}\'')
+    found = list(layer.getFeatures(request))
     settings = QgsMapSettings()
     settings.setDestinationCrs(project.crs())
     context = QgsRenderContext.fromMapSettings(settings)
     renderer = layer.renderer().clone()
     renderer.startRender(context, layer.fields())
-    from qgis.core import QgsCoordinateTransform, QgsFeatureRequest
-    to_layer = QgsCoordinateTransform(project.crs(), layer.crs(), project)
-    near = to_layer.transformBoundingBox(QgsRectangle(x - 2, y - 2, x + 2, y + 2))
     labels = []
-    for feature in layer.getFeatures(QgsFeatureRequest().setFilterRect(near)):
+    for feature in found:
         keys = renderer.legendKeysForFeature(feature, context)
         labels += [item.label() for item in renderer.legendSymbolItems() if item.ruleKey() in keys]
     renderer.stopRender(context)
-    out.setdefault("points", {})[layer_id] = {"colours": dict(colours.most_common(10)),
-                                              "rules": labels}
+    entry = {"found": len(found), "rules": labels}
+    if found:
+        to_project = QgsCoordinateTransform(layer.crs(), project.crs(), project)
+        p = to_project.transform(found[0].geometry().asPoint())
+        extent = QgsRectangle(p.x() - 30, p.y() - 30, p.x() + 30, p.y() + 30)
+        drawn_at, colours = render([layer], extent, (200, 200), centre_radius=5)
+        entry["colours"] = dict(colours.most_common(12))
+        entry["attributes"] = {k: found[0][k] for k in ("statut_secret", "nb_logements")}
+        from qgis.core import (QgsConditionalStyle, QgsExpression, QgsExpressionContext,
+                               QgsExpressionContextUtils)
+        context = QgsExpressionContext(QgsExpressionContextUtils.globalProjectLayerScopes(layer))
+        context.setFeature(found[0])
+        entry["tip"] = QgsExpression.replaceExpressionText(layer.mapTipTemplate(), context)
+        cell = QgsConditionalStyle.matchingConditionalStyle(
+            layer.conditionalStyles().fieldStyles("nb_logements"), found[0]["nb_logements"],
+            context)
+        entry["cell"] = [cell.name(), cell.textColor().name(), cell.backgroundColor().name()] \
+            if cell.isValid() else None
+    out.setdefault("points", {})[layer_id] = entry
 
 if styles_dir:
     for layer_id, layer in project.mapLayers().items():

@@ -214,11 +214,13 @@ def test_the_openapi_document_is_rebuilt_when_the_configuration_changes(tmp_path
     prepare()
     prepare()
     assert len(calls) == 1
-    assert f"\n{pygeoapi_seam.OPENAPI_MARK}: {pygeoapi_seam.openapi_fingerprint(config)}\n" \
-        in openapi.read_text(encoding="utf-8")
+    mark = pygeoapi_seam.openapi_fingerprint(config, "http://127.0.0.1:5000")
+    assert f"\n{pygeoapi_seam.OPENAPI_MARK}: {mark}\n" in openapi.read_text(encoding="utf-8")
     config.write_text(config.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
     prepare()
     assert len(calls) == 2
     monkeypatch.setattr(pygeoapi_seam, "OPENAPI_REVISION", "test")
     prepare()
     assert len(calls) == 3
+    pygeoapi_seam.prepare(config, openapi, "https://portail.example.org", tmp_path, secure)
+    assert len(calls) == 4     # another public URL: the servers of the document change
