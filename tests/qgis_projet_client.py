@@ -144,7 +144,9 @@ for layer_id, layer in project.mapLayers().items():
         if high and not low:
             scale = high * 3
         centre = MEL if scale > 60000 else dense_point(layer)
-        extent, size = extent_for(layer, scale, centre)
+        # zoomed out: the whole MEL in view (every commune, so every class, is drawn)
+        extent, size = (extent_for(layer, scale, centre, 900, 700) if scale > 60000
+                        else extent_for(layer, scale, centre))
         image_path = os.path.join(workdir, f"{layer_id}.png")
         drawn_at, colours = render([layer], extent, size, image_path)
         info["render"] = {"scale": drawn_at, "colours": dict(colours.most_common(40)),
