@@ -173,10 +173,6 @@ def french_number(value: float) -> str:
     return text.replace(",", "\u00a0").replace(".", ",")
 
 
-def _number(value: float) -> str:
-    return french_number(value)
-
-
 def class_labels(limits: dict, unit: str | None) -> list[tuple[str, float | None, float | None]]:
     """[(label, low, high)] of each class: low <= value < high (None: open end)."""
     breaks = list(limits.get("breaks") or [])
@@ -187,13 +183,13 @@ def class_labels(limits: dict, unit: str | None) -> list[tuple[str, float | None
     out = []
     for low, high in zip(bounds, bounds[1:]):
         if low is None and high is None:
-            label = f"{_number(limits['min'])} à {_number(limits['max'])}{unit_text}"
+            label = f"{french_number(limits['min'])} à {french_number(limits['max'])}{unit_text}"
         elif low is None:
-            label = f"moins de {_number(high)}{unit_text}"
+            label = f"moins de {french_number(high)}{unit_text}"
         elif high is None:
-            label = f"{_number(low)}{unit_text} et plus"
+            label = f"{french_number(low)}{unit_text} et plus"
         else:
-            label = f"de {_number(low)} à moins de {_number(high)}{unit_text}"
+            label = f"de {french_number(low)} à moins de {french_number(high)}{unit_text}"
         out.append((label, low, high))
     return out
 
