@@ -234,6 +234,40 @@ def test_disabled_account_is_enabled_only_by_the_administrator(conn):
     assert status["status"] == "actif"
 
 
+def test_only_an_account_the_gate_lets_in_may_change_its_password(conn):
+    """The gate role's function: an expired, unused, disabled account or a third party
+    whose assignment ended cannot renew its password (a session opened before the end);
+    a stale password (over a year) can, that is when the change is asked."""
+    _org(conn)
+    _org(conn, "Bureau Passé", "tiers", signed_on=date(2023, 1, 5),
+         ends_on=date.today() - timedelta(days=1))
+    cases = {"en.regle": None, "perime": "expired", "dormant": "unused",
+             "vieux.mdp": "password_stale", "parti": "disabled", "tiers.fini": "assignment_ended"}
+    for login in cases:
+        register.add_user(conn, login, full_name=login.title(), email=f"{login}@exemple-pro.fr",
+                          organisation_name="Bureau Passé" if login == "tiers.fini"
+                          else "Ville de Roubaix",
+                          role="third_party" if login == "tiers.fini" else "partner")
+    conn.execute("UPDATE register.account SET expires_at = now() - interval '1 day' "
+                 "WHERE login = 'perime'")
+    _backdate(conn, "dormant", created_at=800, last_login_at=400)
+    _backdate(conn, "vieux.mdp", password_changed_at=400)
+    register.disable_user(conn, "parti", "départ de l'agent")
+    from auth.accounts import hash_password
+    new_hash = hash_password("un tout nouveau mot de passe")
+    for login, refusal in cases.items():
+        assert conn.execute("SELECT refusal FROM register.account_status WHERE login = %s",
+                            [login]).fetchone()[0] == refusal, login
+        current = conn.execute("SELECT password_hash FROM register.account WHERE login = %s",
+                               [login]).fetchone()[0]
+        changed = conn.execute("SELECT register.gate_change_password(%s, %s, %s)",
+                               [login, current, new_hash]).fetchone()[0]
+        assert bool(changed) == (refusal in (None, "password_stale")), login
+        after = conn.execute("SELECT password_hash FROM register.account WHERE login = %s",
+                             [login]).fetchone()[0]
+        assert (after == new_hash) == bool(changed), login
+
+
 # -- the CLI ------------------------------------------------------------------------------------
 @pytest.fixture
 def cli(settings):
