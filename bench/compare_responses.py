@@ -432,30 +432,35 @@ def db_samples(args, config: dict) -> dict:
                 "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped "
                 "ORDER BY a.attnum", [f"diffusion.{view}"]).fetchall()
             names = {n: t for n, t in cols}
-            millesimes = [r[0] for r in conn.execute(
-                f'SELECT DISTINCT "{tf}" FROM diffusion."{view}" WHERE "{tf}" IS NOT NULL '
-                'ORDER BY 1')] if tf else []
-            where = f'WHERE "{tf}" = {millesimes[-1]}' if millesimes else ""
-            count = conn.execute(f'SELECT count(*) FROM diffusion."{view}" {where}').fetchone()[0]
+            table = sql.Identifier("diffusion", view)
+            millesimes = [r[0] for r in conn.execute(sql.SQL(
+                "SELECT DISTINCT {tf} FROM {t} WHERE {tf} IS NOT NULL ORDER BY 1").format(
+                    tf=sql.Identifier(tf), t=table))] if tf else []
+            # rows of the latest millésime (all rows without a time field)
+            where = (sql.SQL("WHERE {tf} = {m}").format(tf=sql.Identifier(tf),
+                                                        m=sql.Literal(millesimes[-1]))
+                     if millesimes else sql.SQL("WHERE true"))
+            count = conn.execute(sql.SQL("SELECT count(*) FROM {t} {w}").format(
+                t=table, w=where)).fetchone()[0]
             idf = col["id_field"]
-            ids = [r[0] for r in conn.execute(
-                f'SELECT "{idf}" FROM diffusion."{view}" {where} ORDER BY "{idf}" '
-                f'LIMIT 1 OFFSET %s', [count // 2])] if count else []
+            ids = [r[0] for r in conn.execute(sql.SQL(
+                "SELECT {i} FROM {t} {w} ORDER BY {i} LIMIT 1 OFFSET %s").format(
+                    i=sql.Identifier(idf), t=table, w=where), [count // 2])] if count else []
             number = next((n for n, t in cols if t.split("(")[0] in ("integer", "numeric", "bigint")
                            and n not in (tf, idf, "millesime", "millesime_cog")
                            and not n.startswith("statut")), None)
             threshold = None
             if number:
-                threshold = conn.execute(
-                    f'SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY "{number}") '
-                    f'FROM diffusion."{view}" {where}').fetchone()[0]
+                threshold = conn.execute(sql.SQL(
+                    "SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY {n}) FROM {t} {w}").format(
+                        n=sql.Identifier(number), t=table, w=where)).fetchone()[0]
                 if threshold is not None:   # a Decimal: as the number a client writes
                     threshold = int(threshold) if threshold == int(threshold) else float(threshold)
             text = next((n for n in ("code", "nom", "code_insee", "stop_name", "typequ")
                          if n in names), None)
-            text_value = conn.execute(
-                f'SELECT "{text}" FROM diffusion."{view}" {where} {"AND" if where else "WHERE"} '
-                f'"{text}" IS NOT NULL ORDER BY 1 LIMIT 1').fetchone()[0] if text else None
+            text_value = conn.execute(sql.SQL(
+                "SELECT {c} FROM {t} {w} AND {c} IS NOT NULL ORDER BY 1 LIMIT 1").format(
+                    c=sql.Identifier(text), t=table, w=where)).fetchone()[0] if text else None
             out[cid] = {"columns": list(names), "millesimes": millesimes, "count": count,
                         "ids": ids, "number": number, "threshold": threshold,
                         "text": text, "text_value": text_value,
@@ -751,7 +756,8 @@ def gpkg_text(body: bytes) -> str:
                     "SELECT name, sql FROM sqlite_master WHERE type IN ('table', 'view') "
                     "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'rtree_%' ORDER BY name"):
                 lines.append(f"== {name}: {sql_text}")
-                for row in conn.execute(f'SELECT * FROM "{name}" ORDER BY 1'):
+                quoted = '"' + name.replace('"', '""') + '"'   # SQLite (GeoPackage) identifier
+                for row in conn.execute("SELECT * FROM " + quoted + " ORDER BY 1"):
                     lines.append(repr(tuple(bytes(v).hex() if isinstance(v, (bytes, memoryview))
                                             else v for v in row)))
         finally:
